@@ -1,0 +1,138 @@
+// Evaluates the real Pulumi program for one stack under the SDK's mock engine and records
+// every registered resource (type, name, parent, inputs as registered). Used by the offline
+// preview and by the tests, so both see exactly what `pulumi preview` would send.
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor, type MockCallArgs, type MockResourceArgs, type MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
+import { disconnect, setMockOptions } from "@pulumi/pulumi/runtime/settings";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { simulateCall, simulateResource, type SimulationContext } from "./simulate";
+
+export const SECRET_MASK = "[secret]";
+
+export interface RecordedResource {
+    urn: string;
+    type: string;
+    name: string;
+    /** URN of the parent resource; undefined for the stack itself. */
+    parent?: string;
+    custom: boolean;
+    /** Inputs exactly as registered; secret values replaced by "[secret]". */
+    inputs: Record<string, unknown>;
+    id?: string;
+}
+
+export interface Evaluation {
+    stack: string;
+    resources: RecordedResource[];
+    outputs: Record<string, unknown>;
+}
+
+export interface EvaluateOptions {
+    project: string;
+    stack: string;
+    /** Full keys (`project:key`) to string values, as the CLI hands them to a program. */
+    config: Record<string, string>;
+    secretKeys: string[];
+    program: () => Promise<Record<string, unknown> | void>;
+    simulation: SimulationContext;
+    /** `pulumi preview` (true) or `pulumi up` (false) semantics. */
+    dryRun?: boolean;
+}
+
+/** Replaces secret-wrapped values with a mask, recursively, so nothing secret is ever printed. */
+export function maskSecrets(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(maskSecrets);
+    if (value && typeof value === "object") {
+        const obj = value as Record<string, unknown>;
+        if (obj[specialSigKey] === specialSecretSig) return SECRET_MASK;
+        return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, maskSecrets(v)]));
+    }
+    return value;
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getCustom(): boolean;
+    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+}
+
+/** The SDK's MockMonitor, additionally recording parents and secret-masked inputs. */
+class RecordingMonitor extends MockMonitor {
+    readonly recorded: RecordedResource[] = [];
+
+    async registerResource(req: RegisterRequest, callback: (err: unknown, resp: unknown) => void): Promise<void> {
+        await super.registerResource(req, (err: unknown, resp: unknown) => {
+            if (!err && resp) {
+                const urn = (resp as { getUrn(): string }).getUrn();
+                const id = (resp as { getId(): string }).getId();
+                this.recorded.push({
+                    urn,
+                    type: req.getType(),
+                    name: req.getName(),
+                    parent: req.getParent() || undefined,
+                    custom: req.getCustom(),
+                    inputs: maskSecrets(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    id: id || undefined,
+                });
+            }
+            callback(err, resp);
+        });
+    }
+}
+
+const UNKNOWN_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The stack's registered outputs, secrets masked and preview-unknowns shown as "[unknown]". */
+function stackOutputs(monitor: RecordingMonitor): Record<string, unknown> {
+    const stack = monitor.recorded.find((r) => r.type === "pulumi:pulumi:Stack");
+    const state = stack ? (monitor.getRegisteredResources().get(stack.urn)?.state as { toJavaScript?: () => unknown } | undefined) : undefined;
+    const raw = state && typeof state.toJavaScript === "function" ? state.toJavaScript() : {};
+    const unknowns = (v: unknown): unknown =>
+        v === UNKNOWN_SENTINEL ? "[unknown]" : Array.isArray(v) ? v.map(unknowns) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unknowns(x)])) : v;
+    return unknowns(maskSecrets(raw)) as Record<string, unknown>;
+}
+
+/** A program or engine failure during evaluation, with the stack it happened in. */
+export class EvaluationError extends Error {
+    constructor(
+        readonly stack: string,
+        readonly cause: unknown,
+    ) {
+        super(cause instanceof Error ? cause.message : String(cause));
+        this.name = "EvaluationError";
+    }
+}
+
+/**
+ * Runs `program` as stack `stack`. Each call resets the SDK's runtime state, so several
+ * stacks can be evaluated one after another in one process.
+ */
+export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
+    const mocks = {
+        newResource: (args: MockResourceArgs): MockResourceResult => simulateResource(args, opts.simulation),
+        call: (args: MockCallArgs): Record<string, unknown> => simulateCall(args, opts.simulation),
+    };
+    const monitor = new RecordingMonitor(mocks);
+    setMockOptions(monitor, opts.project, opts.stack, opts.dryRun ?? true);
+    pulumi.runtime.setAllConfig(opts.config, opts.secretKeys);
+
+    // A failing program rejects both the stack's outputs and its pending registrations; the
+    // first failure is the one to report, the echoes must not crash the process.
+    const echoes: unknown[] = [];
+    const onRejection = (reason: unknown) => echoes.push(reason);
+    process.on("unhandledRejection", onRejection);
+    try {
+        await pulumi.runtime.runInPulumiStack(async () => (await opts.program()) ?? {});
+        await disconnect();
+        if (echoes.length > 0) throw echoes[0];
+    } catch (err) {
+        throw new EvaluationError(opts.stack, err);
+    } finally {
+        // Let rejections already queued surface to the handler before it is removed.
+        await new Promise((resolve) => setImmediate(resolve));
+        process.off("unhandledRejection", onRejection);
+    }
+    return { stack: opts.stack, resources: monitor.recorded, outputs: stackOutputs(monitor) };
+}

@@ -1,0 +1,396 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as semver from "semver";
+import { ConfigError, Reader } from "./reader";
+import type {
+    BuildConfig,
+    ChocolateyPackage,
+    CustomizationsConfig,
+    DistributionConfig,
+    DomainJoinConfig,
+    GalleryConfig,
+    ImageConfig,
+    RingConfig,
+    RollingUpgradeConfig,
+    SessionHostsConfig,
+} from "./types";
+
+export const PROJECT = "avd-image-rings";
+
+/** Azure's own naming rules, checked before anything is sent to Azure. */
+export const rules = {
+    region: { pattern: /^[a-z][a-z0-9]{2,40}$/, hint: "must be an Azure region's programmatic name such as \"westeurope\" (lower case, no spaces)" },
+    resourceGroup: { pattern: /^[-\w._()]{0,89}[-\w_()]$/, hint: "must be 1-90 letters, digits, '-', '_', '.', '(' or ')' and not end with '.'" },
+    galleryName: {
+        pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_.]{0,78}[A-Za-z0-9])?$/,
+        hint: "must be 1-80 letters, digits, '_' or '.' (no '-'; '_' and '.' only in the middle)",
+    },
+    imageDefinitionName: {
+        pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9])?$/,
+        hint: "must be 1-80 letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+    },
+    identifier: { pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$/, hint: "must be 1-128 letters, digits, '-', '_' or '.'" },
+    vmSize: { pattern: /^(Standard|Basic)_[A-Za-z0-9_]+$/, hint: "must be a VM size such as \"Standard_D4s_v5\"" },
+    subnetId: {
+        pattern: /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/,
+        hint: "must be a subnet resource ID (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>)",
+    },
+    isoDuration: { pattern: /^PT(?=\d)(\d+H)?(\d+M)?(\d+S)?$/, hint: "must be an ISO 8601 duration such as \"PT5M\" or \"PT1H30M\"" },
+    computerNamePrefix: {
+        // Windows computer names are at most 15 characters and a Uniform scale set appends 6.
+        pattern: /^(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9-]{0,8}$/,
+        hint: "must be 1-9 letters, digits or '-' (Windows names are at most 15 characters and the scale set appends 6), not all digits",
+    },
+    sha256: { pattern: /^[0-9a-fA-F]{64}$/, hint: "must be the script's SHA-256 checksum as 64 hex digits" },
+    httpsUri: { pattern: /^https:\/\/[^\s]+$/, hint: "must be an https:// URL" },
+    psModule: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, hint: "must be a PowerShell Gallery module name" },
+    chocoName: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]*$/, hint: "must be a Chocolatey package id" },
+    chocoVersion: { pattern: /^\d+(\.\d+){0,3}([-.][A-Za-z0-9]+)*$/, hint: "must be a Chocolatey package version such as \"23.1.0\"" },
+    stepName: { pattern: /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, hint: "must be 1-64 letters, digits, ' ', '-', '_' or '.'" },
+    promoteFrom: {
+        pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
+        hint: "must be a fully-qualified stack name \"<org>/avd-image-rings/<stack>\"",
+    },
+    zone: { pattern: /^[1-3]$/, hint: "must be an availability zone \"1\", \"2\" or \"3\"" },
+    adminUsername: { pattern: /^[A-Za-z][A-Za-z0-9._-]{0,19}$/, hint: "must be 1-20 letters, digits, '.', '_' or '-', starting with a letter" },
+    domainName: { pattern: /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, hint: "must be a DNS domain name such as \"corp.contoso.com\"" },
+} as const;
+
+// Azure refuses these as VM admin names (Compute API: osProfile.adminUsername).
+const RESERVED_ADMIN_NAMES = new Set([
+    "administrator", "admin", "user", "user1", "test", "user2", "test1", "user3", "admin1", "1", "123", "a",
+    "actuser", "adm", "admin2", "aspnet", "backup", "console", "david", "guest", "john", "owner", "root",
+    "server", "sql", "support", "support_388945a0", "sys", "test2", "test3", "user4", "user5",
+]);
+
+const INT32_MAX = 2147483647;
+
+/**
+ * Gallery image versions are exactly MAJOR.MINOR.PATCH, three non-negative 32-bit integers.
+ * Returns the problem in words, or undefined when the version is valid.
+ */
+export function galleryVersionProblem(version: string): string | undefined {
+    const parsed = semver.parse(version);
+    if (parsed && (parsed.prerelease.length > 0 || parsed.build.length > 0)) {
+        return `is not a valid gallery image version: Azure Compute Gallery versions are three integers MAJOR.MINOR.PATCH and take no pre-release or build suffix such as "-${parsed.prerelease.join(".") || parsed.build.join(".")}"; publish test builds as a normal version with excludeFromLatest: true instead`;
+    }
+    if (!parsed || parsed.version !== version) {
+        const dated = /^(\d+)\.0*(\d+)\.0*(\d+)$/.exec(version);
+        const suggestion = dated ? ` (write "${Number(dated[1])}.${Number(dated[2])}.${Number(dated[3])}" without leading zeros)` : "";
+        return `must be a MAJOR.MINOR.PATCH version such as "1.2.0" or "2026.1.0"${suggestion}, got ${JSON.stringify(version)}`;
+    }
+    if ([parsed.major, parsed.minor, parsed.patch].some((n) => n > INT32_MAX)) {
+        return `has a part larger than Azure's limit of ${INT32_MAX}, got ${JSON.stringify(version)}`;
+    }
+    return undefined;
+}
+
+// The seed's Windows Update filters: no previews, only what applies to this build.
+const DEFAULT_UPDATE_FILTERS = ["exclude:$_.Title -like '*Preview*'", "include:$true"];
+
+function parseGallery(r: Reader): GalleryConfig {
+    const g: GalleryConfig = {
+        name: r.str("name", rules.galleryName),
+        imageDefinitionName: r.str("imageDefinitionName", rules.imageDefinitionName),
+        publisher: r.str("publisher", rules.identifier),
+        offer: r.str("offer", rules.identifier),
+        sku: r.str("sku", rules.identifier),
+        hyperVGeneration: r.oneOf("hyperVGeneration", ["V1", "V2"] as const, "V2"),
+        description: r.strOr("description", "AVD golden image built by Azure Image Builder"),
+    };
+    r.done();
+    return g;
+}
+
+function parseBuild(r: Reader): BuildConfig {
+    const vnetReader = r.optObj("vnet");
+    let vnet: BuildConfig["vnet"];
+    if (vnetReader) {
+        vnet = { subnetId: vnetReader.str("subnetId", rules.subnetId), proxyVmSize: vnetReader.optStr("proxyVmSize", rules.vmSize) };
+        vnetReader.done();
+    }
+    const b: BuildConfig = {
+        vmSize: r.strOr("vmSize", "Standard_D4s_v5", rules.vmSize),
+        osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }, 127),
+        // AIB accepts up to 960 minutes (16 h).
+        timeoutMinutes: r.int("timeoutMinutes", { min: 1, max: 960 }, 240),
+        vnet,
+        stagingResourceGroupName: r.optStr("stagingResourceGroupName", rules.resourceGroup),
+        onCustomizerError: r.oneOf("onCustomizerError", ["cleanup", "abort"] as const, "cleanup"),
+        onValidationError: r.oneOf("onValidationError", ["cleanup", "abort"] as const, "cleanup"),
+    };
+    r.done();
+    return b;
+}
+
+function parseChocolatey(r: Reader): ChocolateyPackage[] {
+    return r.list("chocolateyPackages").map((item, i): ChocolateyPackage => {
+        const key = `chocolateyPackages[${i}]`;
+        if (typeof item === "string") {
+            const [name, version, extra] = item.split("@");
+            if (extra !== undefined || !rules.chocoName.pattern.test(name)) r.fail(key, `must be "<package>" or "<package>@<version>", got ${JSON.stringify(item)}`);
+            if (version !== undefined && !rules.chocoVersion.pattern.test(version)) r.fail(key, `${rules.chocoVersion.hint}, got ${JSON.stringify(version)}`);
+            return version === undefined ? { name } : { name, version };
+        }
+        if (typeof item === "object" && item !== null && !Array.isArray(item)) {
+            const pkg = new Reader(r.file, r.sub(key), item as Record<string, unknown>);
+            const parsed = { name: pkg.str("name", rules.chocoName), version: pkg.optStr("version", rules.chocoVersion) };
+            pkg.done();
+            return parsed.version === undefined ? { name: parsed.name } : parsed;
+        }
+        return r.fail(key, `must be "<package>", "<package>@<version>" or {name, version}, got ${JSON.stringify(item)}`);
+    });
+}
+
+function parseCustomizations(r: Reader): CustomizationsConfig {
+    const wu = r.optObj("windowsUpdate");
+    const windowsUpdate = {
+        enabled: wu ? wu.bool("enabled", true) : true,
+        searchCriteria: wu ? wu.strOr("searchCriteria", "IsInstalled=0") : "IsInstalled=0",
+        filters: wu && wu.has("filters") ? wu.strList("filters") : DEFAULT_UPDATE_FILTERS,
+        updateLimit: wu ? wu.int("updateLimit", { min: 1, max: 10000 }, 1000) : 1000,
+    };
+    wu?.done();
+
+    const inlineScripts = r.entries("inlineScripts").map(([name, lines, map]) => {
+        if (!rules.stepName.pattern.test(name)) map.fail(name, `is not a valid step name: ${rules.stepName.hint}`);
+        if (!Array.isArray(lines) || lines.length === 0 || lines.some((l) => typeof l !== "string")) {
+            map.fail(name, "must be a non-empty list of PowerShell lines");
+        }
+        return { name, lines: lines as string[] };
+    });
+
+    const scriptUris = r.entries("scriptUris").map(([name, value, map]) => {
+        if (!rules.stepName.pattern.test(name)) map.fail(name, `is not a valid step name: ${rules.stepName.hint}`);
+        if (typeof value === "string") {
+            map.fail(name, `must be {uri, sha256}: every downloaded script needs its SHA-256 checksum so a changed script cannot slip into the image (got only a URL)`);
+        }
+        const s = map.obj(name);
+        const entry = { name, uri: s.str("uri", rules.httpsUri), sha256: s.str("sha256", rules.sha256).toLowerCase() };
+        s.done();
+        return entry;
+    });
+
+    const c: CustomizationsConfig = {
+        windowsUpdate,
+        powershellModules: r.strList("powershellModules", rules.psModule),
+        inlineScripts,
+        scriptUris,
+        chocolateyPackages: parseChocolatey(r),
+        restartAfterCustomization: r.bool("restartAfterCustomization", false),
+        runOptimization: r.bool("runOptimization", true),
+        runCleanup: r.bool("runCleanup", true),
+    };
+    const steps = [...inlineScripts.map((s) => s.name), ...scriptUris.map((s) => s.name)];
+    const dup = steps.find((s, i) => steps.indexOf(s) !== i);
+    if (dup) r.fail("scriptUris", `reuses the step name "${dup}" from inlineScripts; step names must be unique`);
+    r.done();
+    return c;
+}
+
+function parseDistribution(r: Reader | undefined, location: string): DistributionConfig {
+    const regions = r ? r.strList("replicationRegions", rules.region) : [];
+    const d: DistributionConfig = {
+        // The build region always holds a replica: AIB publishes there first.
+        replicationRegions: [location, ...regions.filter((x) => x !== location)],
+        replicaCount: r ? r.int("replicaCount", { min: 1, max: 100 }, 1) : 1,
+        storageAccountType: r ? r.oneOf("storageAccountType", ["Standard_LRS", "Standard_ZRS", "Premium_LRS"] as const, "Standard_LRS") : "Standard_LRS",
+        excludeFromLatest: r ? r.bool("excludeFromLatest", false) : false,
+    };
+    const dup = regions.find((x, i) => regions.indexOf(x) !== i);
+    if (dup && r) r.fail("replicationRegions", `lists "${dup}" twice`);
+    r?.done();
+    return d;
+}
+
+function parseImage(r: Reader, location: string): ImageConfig {
+    const base = r.optObj("baseImage");
+    const baseImage = {
+        publisher: base ? base.strOr("publisher", "MicrosoftWindowsDesktop", rules.identifier) : "MicrosoftWindowsDesktop",
+        offer: base ? base.strOr("offer", "office-365", rules.identifier) : "office-365",
+        sku: base ? base.strOr("sku", "win11-24h2-avd-m365", rules.identifier) : "win11-24h2-avd-m365",
+        version: base ? base.strOr("version", "latest", { pattern: /^(latest|\d+\.\d+\.\d+)$/, hint: "must be \"latest\" or a marketplace image version such as \"26100.2605.241207\"" }) : "latest",
+    };
+    base?.done();
+    const image: ImageConfig = {
+        gallery: parseGallery(r.obj("gallery")),
+        baseImage,
+        build: r.has("build") ? parseBuild(r.obj("build")) : parseBuild(new Reader(r.file, r.sub("build"), {})),
+        customizations: r.has("customizations")
+            ? parseCustomizations(r.obj("customizations"))
+            : parseCustomizations(new Reader(r.file, r.sub("customizations"), {})),
+        distribution: parseDistribution(r.optObj("distribution"), location),
+        tags: r.stringMap("tags"),
+    };
+    r.done();
+    return image;
+}
+
+function parseRollingUpgrade(r: Reader | undefined): RollingUpgradeConfig {
+    const x = r ?? new Reader("", "", {});
+    const p: RollingUpgradeConfig = {
+        maxBatchInstancePercent: x.int("maxBatchInstancePercent", { min: 5, max: 100 }, 20),
+        maxUnhealthyInstancePercent: x.int("maxUnhealthyInstancePercent", { min: 5, max: 100 }, 20),
+        maxUnhealthyUpgradedInstancePercent: x.int("maxUnhealthyUpgradedInstancePercent", { min: 0, max: 100 }, 20),
+        pauseTimeBetweenBatches: x.strOr("pauseTimeBetweenBatches", "PT5M", rules.isoDuration),
+        prioritizeUnhealthyInstances: x.bool("prioritizeUnhealthyInstances", true),
+        maxSurge: x.bool("maxSurge", false),
+        rollbackFailedInstancesOnPolicyBreach: x.bool("rollbackFailedInstancesOnPolicyBreach", true),
+    };
+    x.done();
+    return p;
+}
+
+function parseDomainJoin(r: Reader | undefined, secret: (key: string) => pulumi.Output<string> | undefined, file: string): DomainJoinConfig {
+    if (!r) return { type: "EntraID", intuneEnroll: false };
+    const type = r.oneOf("type", ["EntraID", "ActiveDirectory"] as const);
+    if (type === "EntraID") {
+        const d: DomainJoinConfig = { type, intuneEnroll: r.bool("intuneEnroll", false) };
+        r.done();
+        return d;
+    }
+    const password = secret("domainJoinPassword");
+    if (!password) {
+        throw new ConfigError(
+            `${file}: ${PROJECT}:domainJoinPassword is required for an Active Directory domain join; set it with: pulumi config set --secret ${PROJECT}:domainJoinPassword`,
+        );
+    }
+    const d: DomainJoinConfig = {
+        type,
+        domainName: r.str("domainName", rules.domainName),
+        ouPath: r.optStr("ouPath"),
+        username: r.str("username"),
+        password,
+    };
+    r.done();
+    return d;
+}
+
+function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<string> | undefined): SessionHostsConfig {
+    const hp = r.optObj("hostPool") ?? new Reader(r.file, r.sub("hostPool"), {});
+    const hostPool = {
+        friendlyName: hp.strOr("friendlyName", "AVD session hosts"),
+        loadBalancerType: hp.oneOf("loadBalancerType", ["BreadthFirst", "DepthFirst"] as const, "BreadthFirst"),
+        maxSessionLimit: hp.int("maxSessionLimit", { min: 1, max: 999999 }, 10),
+        validationEnvironment: hp.bool("validationEnvironment", false),
+        registrationTokenValidityDays: hp.int("registrationTokenValidityDays", { min: 1, max: 27 }, 27),
+    };
+    hp.done();
+
+    const dr = r.optObj("drain");
+    const drain = {
+        timeoutMinutes: dr ? dr.int("timeoutMinutes", { min: 0, max: 1440 }, 60) : 60,
+        messageTitle: dr?.optStr("messageTitle"),
+        messageBody: dr?.optStr("messageBody"),
+        forceLogoffAfterTimeout: dr ? dr.bool("forceLogoffAfterTimeout", false) : false,
+    };
+    if (dr && drain.forceLogoffAfterTimeout && !drain.messageBody) {
+        dr.fail("forceLogoffAfterTimeout", "needs drain.messageBody: users are never logged off without being told first");
+    }
+    dr?.done();
+
+    const hg = r.optObj("healthGate");
+    const healthGate = {
+        maxLoginSeconds: hg ? hg.int("maxLoginSeconds", { min: 1, max: 600 }, 30) : 30,
+        loginProbe: hg ? hg.bool("loginProbe", false) : false,
+        maxCpuPercent: hg ? hg.int("maxCpuPercent", { min: 1, max: 100 }, 80) : 80,
+        minFreeMemoryPercent: hg ? hg.int("minFreeMemoryPercent", { min: 0, max: 99 }, 20) : 20,
+        checkFslogix: hg ? hg.bool("checkFslogix", true) : true,
+    };
+    hg?.done();
+
+    const adminUsername = r.strOr("adminUsername", "avdadmin", rules.adminUsername);
+    if (RESERVED_ADMIN_NAMES.has(adminUsername.toLowerCase())) {
+        r.fail("adminUsername", `is a name Azure reserves and refuses (${JSON.stringify(adminUsername)}); choose another`);
+    }
+
+    const s: SessionHostsConfig = {
+        hostPool,
+        vmSize: r.str("vmSize", rules.vmSize),
+        // A Uniform scale set from a gallery image holds at most 1000 instances.
+        capacity: r.int("capacity", { min: 0, max: 1000 }),
+        computerNamePrefix: r.str("computerNamePrefix", rules.computerNamePrefix),
+        zones: r.strList("zones", rules.zone),
+        subnetId: r.str("subnetId", rules.subnetId),
+        adminUsername,
+        osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }),
+        osDiskType: r.oneOf("osDiskType", ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "StandardSSD_ZRS", "Premium_ZRS"] as const, "Premium_LRS"),
+        upgradeMode: r.oneOf("upgradeMode", ["Manual", "Rolling", "Automatic"] as const),
+        rollingUpgrade: parseRollingUpgrade(r.optObj("rollingUpgrade")),
+        drain,
+        healthGate,
+        domainJoin: parseDomainJoin(r.optObj("domainJoin"), secret, r.file),
+        useLatestImage: r.bool("useLatestImage", false),
+    };
+    r.done();
+    return s;
+}
+
+export interface RawRingConfig {
+    stack: string;
+    /** Values of the project namespace, keyed without the `avd-image-rings:` prefix; objects already parsed from JSON. */
+    values: Record<string, unknown>;
+    /** Secret values (Pulumi secrets), keyed without prefix. */
+    secret: (key: string) => pulumi.Output<string> | undefined;
+}
+
+/** Validates one ring's raw configuration into a RingConfig, or throws one ConfigError. */
+export function parseRingConfig(raw: RawRingConfig): RingConfig {
+    const file = `Pulumi.${raw.stack}.yaml`;
+    const values = { ...raw.values };
+    // Secrets are read through `secret`, never as plain values.
+    delete values.domainJoinPassword;
+    const r = Reader.root(file, PROJECT, values);
+
+    const imageVersion = r.str("imageVersion");
+    const versionProblem = galleryVersionProblem(imageVersion);
+    if (versionProblem) r.fail("imageVersion", versionProblem);
+
+    const location = r.str("location", rules.region);
+    const promoteFrom = r.optStr("promoteFrom", rules.promoteFrom);
+    if (promoteFrom && !promoteFrom.split("/")[1].startsWith(PROJECT)) {
+        r.fail("promoteFrom", `must name a stack of the ${PROJECT} project ("<org>/${PROJECT}/<stack>"), got ${JSON.stringify(promoteFrom)}`);
+    }
+    if (promoteFrom && r.has("image")) {
+        r.fail("image", "is only allowed in the build ring (the ring without promoteFrom): promoted rings run versions built upstream");
+    }
+    if (!promoteFrom && !r.has("image")) {
+        r.fail("image", `is required in the build ring (a ring without promoteFrom); add an image block or set ${PROJECT}:promoteFrom`);
+    }
+
+    const ring: RingConfig = {
+        stack: raw.stack,
+        stackFile: file,
+        location,
+        resourceGroupName: r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup),
+        imageVersion,
+        promoteFrom,
+        image: promoteFrom ? undefined : parseImage(r.obj("image"), location),
+        sessionHosts: parseSessionHosts(r.obj("sessionHosts"), raw.secret),
+        tags: r.stringMap("tags"),
+    };
+    r.done();
+    return ring;
+}
+
+/** Reads this stack's configuration once, at the program's edge. */
+export function loadRingConfig(): RingConfig {
+    const config = new pulumi.Config(PROJECT);
+    const values: Record<string, unknown> = {};
+    // Every key of the namespace, so a misspelt key is reported instead of ignored.
+    for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        const key = fullKey.slice(PROJECT.length + 1);
+        values[key] = parseValue(text);
+    }
+    return parseRingConfig({ stack: pulumi.getStack(), values, secret: (key) => config.getSecret(key) });
+}
+
+/** Config values arrive as strings; objects and lists as JSON text. */
+function parseValue(text: string): unknown {
+    if (!/^\s*[[{]/.test(text)) return text;
+    try {
+        return JSON.parse(text);
+    } catch {
+        return text;
+    }
+}

@@ -1,0 +1,189 @@
+// The validated, typed model of one ring's stack configuration. Everything below
+// index.ts consumes these types; nothing deeper re-reads or re-validates raw config.
+import type * as pulumi from "@pulumi/pulumi";
+
+export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
+export type HyperVGeneration = "V1" | "V2";
+export type StorageAccountType = "Standard_LRS" | "Standard_ZRS" | "Premium_LRS";
+export type OsDiskType = "Standard_LRS" | "StandardSSD_LRS" | "Premium_LRS" | "StandardSSD_ZRS" | "Premium_ZRS";
+export type LoadBalancerType = "BreadthFirst" | "DepthFirst";
+/** What AIB does with the build VM when a customizer or in-VM validation fails. */
+export type AibErrorAction = "cleanup" | "abort";
+
+export interface MarketplaceImage {
+    publisher: string;
+    offer: string;
+    sku: string;
+    version: string;
+}
+
+export interface GalleryConfig {
+    /** Azure Compute Gallery name: letters, digits, `_` and `.`; no `-`. */
+    name: string;
+    imageDefinitionName: string;
+    publisher: string;
+    offer: string;
+    sku: string;
+    hyperVGeneration: HyperVGeneration;
+    description: string;
+}
+
+export interface BuildVnetConfig {
+    /** Subnet the AIB build VM joins (ARM id). */
+    subnetId: string;
+    /** Size of the AIB proxy VM AIB places in the same VNet. */
+    proxyVmSize?: string;
+}
+
+export interface BuildConfig {
+    vmSize: string;
+    osDiskSizeGb: number;
+    timeoutMinutes: number;
+    vnet?: BuildVnetConfig;
+    /** Name of a dedicated, empty resource group AIB stages the build in; AIB creates one if absent. */
+    stagingResourceGroupName?: string;
+    onCustomizerError: AibErrorAction;
+    onValidationError: AibErrorAction;
+}
+
+export interface WindowsUpdateConfig {
+    enabled: boolean;
+    /** Windows Update search criteria (AIB `searchCriteria`). */
+    searchCriteria: string;
+    /** Update filters; the seed excludes previews. */
+    filters: string[];
+    updateLimit: number;
+}
+
+export interface ScriptUri {
+    uri: string;
+    /** Lower-case hex SHA-256 of the script; AIB refuses to run a script whose checksum differs. */
+    sha256: string;
+}
+
+export interface ChocolateyPackage {
+    name: string;
+    /** Pinned version; absent means "latest at build time". */
+    version?: string;
+}
+
+export interface CustomizationsConfig {
+    windowsUpdate: WindowsUpdateConfig;
+    powershellModules: string[];
+    /** Step name -> PowerShell lines, in the order written in the stack file. */
+    inlineScripts: Array<{ name: string; lines: string[] }>;
+    /** Step name -> script, in the order written in the stack file. */
+    scriptUris: Array<{ name: string } & ScriptUri>;
+    chocolateyPackages: ChocolateyPackage[];
+    restartAfterCustomization: boolean;
+    /** Run the Virtual Desktop Optimization Tool (seed 000 section 9). */
+    runOptimization: boolean;
+    runCleanup: boolean;
+}
+
+export interface DistributionConfig {
+    /** Regions the version is replicated to; always includes the build location. */
+    replicationRegions: string[];
+    replicaCount: number;
+    storageAccountType: StorageAccountType;
+    excludeFromLatest: boolean;
+}
+
+/** The `image` block: present only in the build ring. */
+export interface ImageConfig {
+    gallery: GalleryConfig;
+    baseImage: MarketplaceImage;
+    build: BuildConfig;
+    customizations: CustomizationsConfig;
+    distribution: DistributionConfig;
+    /** Extra tags for the template and the published version (beside the generated ones). */
+    tags: Record<string, string>;
+}
+
+export interface RollingUpgradeConfig {
+    maxBatchInstancePercent: number;
+    maxUnhealthyInstancePercent: number;
+    maxUnhealthyUpgradedInstancePercent: number;
+    /** ISO 8601 duration, e.g. PT10M. */
+    pauseTimeBetweenBatches: string;
+    prioritizeUnhealthyInstances: boolean;
+    /** Create new instances before taking old ones out (MaxSurge). */
+    maxSurge: boolean;
+    rollbackFailedInstancesOnPolicyBreach: boolean;
+}
+
+export interface DrainConfig {
+    /** How long the rollout waits for user sessions to end on a draining host. */
+    timeoutMinutes: number;
+    /** Optional message sent to signed-in users when their host starts draining. */
+    messageTitle?: string;
+    messageBody?: string;
+    /** Log remaining users off after the timeout. Off unless a message is configured. */
+    forceLogoffAfterTimeout: boolean;
+}
+
+export interface HealthGateConfig {
+    /** Login-time threshold for the optional login probe (seed 000: < 30 s). */
+    maxLoginSeconds: number;
+    /** Run the login-time probe (needs a probe account on the host pool). */
+    loginProbe: boolean;
+    maxCpuPercent: number;
+    minFreeMemoryPercent: number;
+    /** Check the FSLogix service (off for rings without FSLogix). */
+    checkFslogix: boolean;
+}
+
+export type DomainJoinConfig =
+    | { type: "EntraID"; intuneEnroll: boolean }
+    | {
+          type: "ActiveDirectory";
+          domainName: string;
+          ouPath?: string;
+          username: string;
+          /** From the secret key `avd-image-rings:domainJoinPassword`; a Pulumi secret end to end. */
+          password: pulumi.Output<string>;
+      };
+
+export interface HostPoolConfig {
+    friendlyName: string;
+    loadBalancerType: LoadBalancerType;
+    maxSessionLimit: number;
+    /** AVD validation environment: receives service updates first (right for the test ring). */
+    validationEnvironment: boolean;
+    /** Days a registration token lives (1-27); it is renewed automatically before it expires. */
+    registrationTokenValidityDays: number;
+}
+
+export interface SessionHostsConfig {
+    hostPool: HostPoolConfig;
+    vmSize: string;
+    capacity: number;
+    computerNamePrefix: string;
+    zones: string[];
+    subnetId: string;
+    adminUsername: string;
+    osDiskSizeGb: number;
+    osDiskType: OsDiskType;
+    upgradeMode: UpgradeMode;
+    rollingUpgrade: RollingUpgradeConfig;
+    drain: DrainConfig;
+    healthGate: HealthGateConfig;
+    domainJoin: DomainJoinConfig;
+    /** Explicit opt-in to follow the image definition's latest version instead of a pinned one. */
+    useLatestImage: boolean;
+}
+
+export interface RingConfig {
+    /** Stack name (the ring), e.g. "prod". */
+    stack: string;
+    /** The file users edit for this ring, used in messages: `Pulumi.<stack>.yaml`. */
+    stackFile: string;
+    location: string;
+    resourceGroupName: string;
+    imageVersion: string;
+    /** Fully-qualified upstream stack (`org/avd-image-rings/test`); absent in the build ring. */
+    promoteFrom?: string;
+    image?: ImageConfig;
+    sessionHosts: SessionHostsConfig;
+    tags: Record<string, string>;
+}
