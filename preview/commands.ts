@@ -1,0 +1,43 @@
+// What the deploy-time tools would print offline, assuming each run succeeds: the build
+// publishes its version, the rollout upgrades every host, the health gate passes. The JSON
+// shapes are the tools' documented last stdout line (docs/ARCHITECTURE.md).
+import * as semver from "semver";
+import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+
+function env(args: MockResourceArgs): Record<string, string> {
+    const environment = (args.inputs as { environment?: Record<string, unknown> }).environment ?? {};
+    return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)]));
+}
+
+function versionOf(imageVersionId: string | undefined, tool: string): string {
+    const version = imageVersionId?.split("/").pop();
+    if (!imageVersionId || !version || !semver.valid(version)) {
+        throw new Error(`offline preview: ${tool} needs a gallery image version id in its environment, got ${JSON.stringify(imageVersionId)}`);
+    }
+    return version;
+}
+
+export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: string[]): string {
+    const create = String((args.inputs as { create?: unknown }).create ?? "");
+    const e = env(args);
+    if (create.includes("tools/buildImage.ts")) {
+        const imageVersion = versionOf(e.AVD_GALLERY_IMAGE_VERSION_ID, "buildImage");
+        const published = [...new Set([...galleryVersions, imageVersion])].sort(semver.compare);
+        return JSON.stringify({
+            imageVersion,
+            imageVersionId: e.AVD_GALLERY_IMAGE_VERSION_ID,
+            runState: "Succeeded",
+            reusedExistingVersion: false,
+            publishedImageVersions: published,
+        });
+    }
+    if (create.includes("tools/rollout.ts")) {
+        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "rollout");
+        return JSON.stringify({ imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
+    }
+    if (create.includes("tools/healthGate.ts")) {
+        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "healthGate");
+        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, hostsChecked: 0, hostsPassed: 0 });
+    }
+    throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
+}
