@@ -114,6 +114,8 @@ export function simulateCall(args: MockCallArgs, ctx: SimulationContext): Record
                 clientId: stableGuid("offline-client"),
                 objectId: stableGuid("offline-object"),
             };
+        // azure-native v3 exposes POST retrieveRegistrationToken as getHostPoolRegistrationToken.
+        case "azure-native:desktopvirtualization:getHostPoolRegistrationToken":
         case "azure-native:desktopvirtualization:retrieveHostPoolRegistrationToken":
         case "azure-native:desktopvirtualization:listHostPoolRegistrationTokens": {
             const token = "offline-preview-registration-token";
