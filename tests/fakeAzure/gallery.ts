@@ -1,0 +1,215 @@
+// Microsoft.Compute gallery image versions (api-version 2024-03-03): GET (with
+// $expand=ReplicationStatus), LIST by image definition (nextLink), DELETE (LRO with
+// Azure-AsyncOperation + Location on capsOperations, as the example shows). Bodies start
+// from GalleryImageVersion_Get_WithReplicationStatus.json.
+import { parseResourceId, parentId } from "../../tools/azure/ids";
+import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
+
+export const GALLERY_API_VERSION = "2024-03-03";
+/** The api-version on Compute's capsOperations status URLs in the Delete example. */
+const CAPS_OPERATION_API_VERSION = "2022-01-03";
+
+export type GalleryProvisioningState = "Creating" | "Updating" | "Failed" | "Succeeded" | "Deleting" | "Migrating";
+export type ReplicationState = "Unknown" | "Replicating" | "Completed" | "Failed";
+
+export interface RegionReplication {
+    /** Programmatic region name, e.g. "westeurope". */
+    region: string;
+    state: ReplicationState;
+    progress: number;
+    details?: string;
+}
+
+export interface GalleryImageVersionSeed {
+    /** `/subscriptions/../resourceGroups/../providers/Microsoft.Compute/galleries/{g}/images/{def}/versions/{X.Y.Z}` */
+    id: string;
+    location?: string;
+    provisioningState?: GalleryProvisioningState;
+    tags?: Record<string, string>;
+    /** Target regions (programmatic names); the first is the version's home region. */
+    regions?: string[];
+    replicaCount?: number;
+    storageAccountType?: string;
+    excludeFromLatest?: boolean;
+    /** Per-region replication; defaults to Completed/100 for Succeeded, Failed for Failed versions. */
+    replication?: RegionReplication[];
+    /** Source the version was captured from. */
+    sourceId?: string;
+}
+
+interface VersionState {
+    id: string;
+    location: string;
+    provisioningState: GalleryProvisioningState;
+    tags: Record<string, string>;
+    regions: string[];
+    replicaCount: number;
+    storageAccountType: string;
+    excludeFromLatest: boolean;
+    replication: RegionReplication[];
+    sourceId: string;
+    publishedDate: string;
+}
+
+const DISPLAY_NAMES: Record<string, string> = {
+    westeurope: "West Europe",
+    northeurope: "North Europe",
+    eastus: "East US",
+    eastus2: "East US 2",
+    westus: "West US",
+    westus2: "West US 2",
+    uksouth: "UK South",
+    swedencentral: "Sweden Central",
+    germanywestcentral: "Germany West Central",
+    francecentral: "France Central",
+};
+
+/** ARM answers target-region names in display form ("West Europe"). */
+export function regionDisplayName(region: string): string {
+    return DISPLAY_NAMES[region.toLowerCase()] ?? region;
+}
+
+export class GalleryModule implements ResourceProviderModule {
+    private fake?: FakeAzure;
+    private readonly definitions = new Set<string>();
+    private readonly versions = new Map<string, VersionState>();
+    /** Polls a DELETE's operation takes. */
+    deletePolls = 2;
+
+    install(fake: FakeAzure): void {
+        this.fake = fake;
+        const definition = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/galleries/{galleryName}/images/{galleryImageName}";
+        const version = `${definition}/versions/{galleryImageVersionName}`;
+        fake.route({ method: "GET", pattern: `${definition}/versions`, apiVersion: GALLERY_API_VERSION, handler: (req) => this.list(req) });
+        fake.route({ method: "GET", pattern: version, apiVersion: GALLERY_API_VERSION, handler: (req) => this.get(req) });
+        fake.route({ method: "DELETE", pattern: version, apiVersion: GALLERY_API_VERSION, handler: (req) => this.delete(req) });
+    }
+
+    addImageDefinition(id: string): void {
+        this.definitions.add(id.toLowerCase());
+    }
+
+    /** Seeds a version (and its image definition). */
+    addVersion(seed: GalleryImageVersionSeed): void {
+        const parsed = parseResourceId(seed.id);
+        this.addImageDefinition(parentId(parsed));
+        const state = seed.provisioningState ?? "Succeeded";
+        const regions = seed.regions ?? [seed.location ?? "westeurope"];
+        const location = seed.location ?? regions[0];
+        const replication =
+            seed.replication ??
+            regions.map((region): RegionReplication => (state === "Failed" ? { region, state: "Failed", progress: 0, details: "Replication failed: the operation was aborted" } : state === "Succeeded" ? { region, state: "Completed", progress: 100 } : { region, state: "Replicating", progress: 0 }));
+        this.versions.set(seed.id.toLowerCase(), {
+            id: canonicalVersionId(seed.id),
+            location,
+            provisioningState: state,
+            tags: { ...seed.tags },
+            regions,
+            replicaCount: seed.replicaCount ?? 1,
+            storageAccountType: seed.storageAccountType ?? "Standard_LRS",
+            excludeFromLatest: seed.excludeFromLatest ?? false,
+            replication,
+            sourceId: seed.sourceId ?? `/subscriptions/${parsed.subscriptionId}/resourceGroups/${parsed.resourceGroupName}/providers/Microsoft.Compute/images/source-image`,
+            publishedDate: this.fake ? this.fake.isoNow() : new Date().toISOString(),
+        });
+    }
+
+    /** Current state of a version, or undefined. */
+    version(id: string): Readonly<VersionState> | undefined {
+        return this.versions.get(id.toLowerCase());
+    }
+
+    /** Changes a version's state (used by the Image Builder module while it distributes). */
+    update(id: string, change: Partial<Pick<VersionState, "provisioningState" | "replication" | "tags">>): void {
+        const v = this.versions.get(id.toLowerCase());
+        if (!v) throw new Error(`no gallery image version ${id}`);
+        Object.assign(v, change);
+    }
+
+    remove(id: string): void {
+        this.versions.delete(id.toLowerCase());
+    }
+
+    private get fakeAzure(): FakeAzure {
+        if (!this.fake) throw new Error("GalleryModule is not installed");
+        return this.fake;
+    }
+
+    private body(v: VersionState, withReplication: boolean): Record<string, unknown> {
+        const body = exampleBody("compute-gallery/2024-03-03/GalleryImageVersion_Get_WithReplicationStatus.json", "200", parseResourceId(v.id).subscriptionId);
+        const props = body.properties as Record<string, unknown>;
+        const publishing = props.publishingProfile as Record<string, unknown>;
+        const targetTemplate = (publishing.targetRegions as Array<Record<string, unknown>>)[1];
+        publishing.targetRegions = v.regions.map((region) => ({
+            ...targetTemplate,
+            name: regionDisplayName(region),
+            regionalReplicaCount: v.replicaCount,
+            storageAccountType: v.storageAccountType,
+            excludeFromLatest: v.excludeFromLatest,
+        }));
+        publishing.replicaCount = v.replicaCount;
+        publishing.storageAccountType = v.storageAccountType;
+        publishing.excludeFromLatest = v.excludeFromLatest;
+        publishing.publishedDate = v.publishedDate;
+        const storage = props.storageProfile as Record<string, unknown>;
+        storage.source = { id: v.sourceId };
+        delete storage.dataDiskImages;
+        props.safetyProfile = { allowDeletionOfReplicatedLocations: false, reportedForPolicyViolation: false, policyViolations: [] };
+        props.provisioningState = v.provisioningState;
+        if (withReplication) {
+            const failed = v.replication.some((r) => r.state === "Failed");
+            const done = v.replication.every((r) => r.state === "Completed");
+            props.replicationStatus = {
+                aggregatedState: failed ? "Failed" : done ? "Completed" : "InProgress",
+                summary: v.replication.map((r) => ({ region: regionDisplayName(r.region), state: r.state, details: r.details ?? "", progress: r.progress })),
+            };
+        } else {
+            delete props.replicationStatus;
+        }
+        const parsed = parseResourceId(v.id);
+        return { ...body, id: v.id, name: parsed.name, type: "Microsoft.Compute/galleries/images/versions", location: v.location, tags: { ...v.tags } };
+    }
+
+    private get(req: FakeRequest): FakeResponse {
+        const v = this.versions.get(req.path.toLowerCase());
+        if (!v) return this.fakeAzure.notFound("Microsoft.Compute/galleries/images/versions", `${req.params.galleryName}/${req.params.galleryImageName}/${req.params.galleryImageVersionName}`, req.params.resourceGroupName);
+        const expand = (req.query.get("$expand") ?? "").toLowerCase();
+        return { status: 200, body: this.body(v, expand === "replicationstatus") };
+    }
+
+    private list(req: FakeRequest): FakeResponse {
+        const definition = req.path.replace(/\/versions$/i, "").toLowerCase();
+        if (!this.definitions.has(definition)) {
+            return this.fakeAzure.notFound("Microsoft.Compute/galleries/images", `${req.params.galleryName}/${req.params.galleryImageName}`, req.params.resourceGroupName);
+        }
+        const items = [...this.versions.entries()].filter(([key]) => key.startsWith(`${definition}/versions/`)).map(([, v]) => this.body(v, false));
+        return this.fakeAzure.page(req, items);
+    }
+
+    private delete(req: FakeRequest): FakeResponse {
+        const key = req.path.toLowerCase();
+        const v = this.versions.get(key);
+        if (!v) return { status: 204 };
+        v.provisioningState = "Deleting";
+        const fake = this.fakeAzure;
+        const op = fake.startOperation({
+            namespace: "Microsoft.Compute",
+            location: v.location,
+            apiVersion: CAPS_OPERATION_API_VERSION,
+            collection: "capsOperations",
+            polls: this.deletePolls,
+            onSucceeded: () => {
+                this.versions.delete(key);
+                return undefined;
+            },
+        });
+        return fake.accepted(op, { asyncOperation: true, location: true });
+    }
+}
+
+/** ARM's canonical casing for a version id (ids from users may differ in case). */
+function canonicalVersionId(id: string): string {
+    const p = parseResourceId(id);
+    const [g, img, ver] = p.types;
+    return `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.Compute/galleries/${g.name}/images/${img.name}/versions/${ver.name}`;
+}

@@ -1,0 +1,596 @@
+// Build trigger: runs the Azure Image Builder template once and waits for the gallery
+// image version it publishes. Run by the golden-image component's command resource as
+// `node_modules/.bin/tsx tools/buildImage.ts`, or by hand (see docs/build-trigger.md).
+//
+// Inputs (environment): AVD_IMAGE_TEMPLATE_ID, AVD_GALLERY_IMAGE_VERSION_ID, AVD_CONTENT_HASH,
+// AVD_BUILD_TIMEOUT_MINUTES, optional AVD_POLL_SECONDS (default 60); ARM endpoint and
+// credentials as in tools/azure/credentials.ts. Progress goes to stderr; on success the last
+// line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
+import * as semver from "semver";
+import { ArmClient, ArmError, LroFailedError, type LroPoller } from "./azure/arm";
+import { formatDuration, type Clock } from "./azure/clock";
+import { CredentialError, STORAGE_SCOPE, type TokenProvider } from "./azure/credentials";
+import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
+import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
+
+export const IMAGE_BUILDER_API_VERSION = "2024-02-01";
+export const GALLERY_API_VERSION = "2024-03-03";
+export const STORAGE_API_VERSION = "2023-05-01";
+/** Extra time past the template's build timeout before the trigger gives up and cancels. */
+export const GRACE_MINUTES = 15;
+/** AIB's own default when buildTimeoutInMinutes is 0. */
+const AIB_DEFAULT_TIMEOUT_MINUTES = 240;
+export const LOG_TAIL_LINES = 40;
+/** Bytes read from the end of customization.log; the tail never needs more. */
+const LOG_TAIL_BYTES = 256 * 1024;
+const CONTENT_HASH_TAG = "ContentHash";
+
+export interface BuildResult {
+    imageVersion: string;
+    imageVersionId: string;
+    runState: string;
+    reusedExistingVersion: boolean;
+    publishedImageVersions: string[];
+}
+
+export interface Io {
+    stdout(line: string): void;
+    stderr(line: string): void;
+}
+
+export interface MainOptions {
+    clock?: Clock;
+    tokenProvider?: TokenProvider;
+    fetch?: typeof fetch;
+    graceMinutes?: number;
+    /** How long to wait for a cancel to take effect after a timeout. */
+    cancelWaitMinutes?: number;
+    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+}
+
+export interface BuildInputs {
+    templateId: ResourceId;
+    versionId: ResourceId;
+    version: string;
+    contentHash: string;
+    timeoutMinutes: number;
+    pollMs: number;
+}
+
+/** A failure the user can act on; printed as one paragraph (plus an optional log tail). */
+export class BuildFailure extends Error {
+    constructor(
+        message: string,
+        readonly details: string[] = [],
+    ) {
+        super(message);
+        this.name = "BuildFailure";
+    }
+}
+
+function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
+    const v = env[name]?.trim();
+    if (!v) throw new BuildFailure(`${name} is not set: it must be ${hint}.`);
+    return v;
+}
+
+export function readInputs(env: NodeJS.ProcessEnv): BuildInputs {
+    const templateRaw = required(env, "AVD_IMAGE_TEMPLATE_ID", "the ARM id of the image template (/subscriptions/.../providers/Microsoft.VirtualMachineImages/imageTemplates/<name>)");
+    const versionRaw = required(env, "AVD_GALLERY_IMAGE_VERSION_ID", "the ARM id of the gallery image version to publish (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)");
+    const contentHash = required(env, "AVD_CONTENT_HASH", "the SHA-256 of the image content (64 hex digits)").toLowerCase();
+    const timeoutRaw = required(env, "AVD_BUILD_TIMEOUT_MINUTES", "the template's buildTimeoutInMinutes (0-960; 0 = Image Builder's 4-hour default)");
+    let templateId: ResourceId;
+    let versionId: ResourceId;
+    try {
+        templateId = parseTypedResourceId(templateRaw, "Microsoft.VirtualMachineImages/imageTemplates", "AVD_IMAGE_TEMPLATE_ID");
+        versionId = parseTypedResourceId(versionRaw, "Microsoft.Compute/galleries/images/versions", "AVD_GALLERY_IMAGE_VERSION_ID");
+    } catch (e) {
+        if (e instanceof ResourceIdError) throw new BuildFailure(`${e.message}.`);
+        throw e;
+    }
+    const version = versionId.name;
+    if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version)) {
+        throw new BuildFailure(`AVD_GALLERY_IMAGE_VERSION_ID ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
+    }
+    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new BuildFailure(`AVD_CONTENT_HASH must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
+    if (!/^\d+$/.test(timeoutRaw) || Number(timeoutRaw) > 960) {
+        throw new BuildFailure(`AVD_BUILD_TIMEOUT_MINUTES must be a whole number of minutes from 0 to 960, got "${timeoutRaw}".`);
+    }
+    const pollRaw = env.AVD_POLL_SECONDS?.trim() || "60";
+    const poll = Number(pollRaw);
+    if (!/^\d+(\.\d+)?$/.test(pollRaw) || !(poll > 0)) throw new BuildFailure(`AVD_POLL_SECONDS must be a positive number of seconds, got "${pollRaw}".`);
+    return {
+        templateId,
+        versionId,
+        version,
+        contentHash,
+        timeoutMinutes: Number(timeoutRaw) === 0 ? AIB_DEFAULT_TIMEOUT_MINUTES : Number(timeoutRaw),
+        pollMs: poll * 1000,
+    };
+}
+
+interface RunStatus {
+    runState?: string;
+    runSubState?: string;
+    message?: string;
+    startTime?: string;
+}
+
+interface TemplateView {
+    provisioningState?: string;
+    lastRun: RunStatus;
+    provisioningError?: { code?: string; message?: string };
+    stagingResourceGroup?: string;
+}
+
+function viewTemplate(body: unknown): TemplateView {
+    const pe = optionalRecord(body, "properties.provisioningError");
+    return {
+        provisioningState: optionalString(body, "properties.provisioningState"),
+        lastRun: {
+            runState: optionalString(body, "properties.lastRunStatus.runState"),
+            runSubState: optionalString(body, "properties.lastRunStatus.runSubState"),
+            message: optionalString(body, "properties.lastRunStatus.message"),
+            startTime: optionalString(body, "properties.lastRunStatus.startTime"),
+        },
+        provisioningError: pe ? { code: optionalString(pe, "provisioningErrorCode"), message: optionalString(pe, "message") } : undefined,
+        stagingResourceGroup: optionalString(body, "properties.exactStagingResourceGroup") ?? optionalString(body, "properties.stagingResourceGroup"),
+    };
+}
+
+const RUNNING_STATES = new Set(["running", "canceling"]);
+
+function isRunning(state: string | undefined): boolean {
+    return state !== undefined && RUNNING_STATES.has(state.toLowerCase());
+}
+
+/** What each sub-state means for the user (seed: "Build Status States"). */
+const SUB_STATE_TEXT: Record<string, string> = {
+    queued: "waiting for Image Builder to start the build",
+    building: "creating the temporary build VM",
+    customizing: "running customizations: Windows Update, scripts, packages (typically 30-60 min)",
+    optimizing: "optimizing the image",
+    validating: "validating the image",
+    distributing: "sysprep, generalizing and publishing to the gallery (typically 10-20 min)",
+};
+
+class Progress {
+    private readonly start: number;
+
+    constructor(
+        private readonly io: Io,
+        private readonly clock: Clock,
+    ) {
+        this.start = clock.now();
+    }
+
+    elapsedMs(): number {
+        return this.clock.now() - this.start;
+    }
+
+    line(text: string): void {
+        this.io.stderr(`[${formatDuration(this.elapsedMs())}] ${text}`);
+    }
+}
+
+interface VersionView {
+    provisioningState?: string;
+    contentHash?: string;
+    replication?: string;
+    replicationState?: string;
+}
+
+function viewVersion(body: unknown): VersionView {
+    const summary = optionalArray(body, "properties.replicationStatus.summary") ?? [];
+    const regions = summary.filter(isRecord).map((r) => `${optionalString(r, "region") ?? "?"} ${typeof r.progress === "number" ? `${r.progress}%` : (optionalString(r, "state") ?? "")}`.trim());
+    return {
+        provisioningState: optionalString(body, "properties.provisioningState"),
+        contentHash: getCaseInsensitive(stringMap(body, "tags"), CONTENT_HASH_TAG),
+        replication: regions.length ? regions.join(", ") : undefined,
+        replicationState: optionalString(body, "properties.replicationStatus.aggregatedState"),
+    };
+}
+
+export class BuildTrigger {
+    private readonly progress: Progress;
+    private readonly templatePath: string;
+    private readonly versionPath: string;
+
+    constructor(
+        private readonly arm: ArmClient,
+        private readonly inputs: BuildInputs,
+        io: Io,
+        private readonly options: { graceMinutes: number; cancelWaitMinutes: number; stack?: string },
+    ) {
+        this.progress = new Progress(io, arm.clock);
+        this.templatePath = inputs.templateId.id;
+        this.versionPath = inputs.versionId.id;
+    }
+
+    async run(): Promise<BuildResult> {
+        const { version } = this.inputs;
+        const template = await this.checkTemplate();
+        const existing = await this.getVersion();
+        let attach = template.lastRun.runState?.toLowerCase() === "running";
+
+        if (existing) {
+            const state = existing.provisioningState ?? "Unknown";
+            if (/^succeeded$/i.test(state)) {
+                if (existing.contentHash?.toLowerCase() === this.inputs.contentHash) {
+                    this.progress.line(`image version ${version} is already published with this content (ContentHash ${short(this.inputs.contentHash)}); nothing to build`);
+                    return this.result("Succeeded", true);
+                }
+                const found = existing.contentHash ? `ContentHash ${short(existing.contentHash)}` : "no ContentHash tag";
+                throw new BuildFailure(
+                    `image version ${version} is already published with different content; bump avd-image-rings:imageVersion (PATCH for a small fix) in Pulumi.${this.options.stack ?? "<stack>"}.yaml. ` +
+                        `The published version carries ${found}, this deployment's content is ${short(this.inputs.contentHash)}; ` +
+                        `published versions are never overwritten, so hosts running ${version} keep exactly the image they were validated with.`,
+                );
+            }
+            if (/^failed$/i.test(state)) {
+                this.progress.line(`image version ${version} exists in state Failed (a failed earlier build); deleting it before building`);
+                await this.arm.lro("DELETE", this.versionPath, { apiVersion: GALLERY_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+                this.progress.line(`deleted the failed image version ${version}`);
+            } else if (/^deleting$/i.test(state)) {
+                this.progress.line(`image version ${version} is being deleted; waiting for that to finish`);
+                await this.waitForVersionGone();
+            } else if (!attach) {
+                throw new BuildFailure(
+                    `image version ${version} is in state ${state} but no build of the template is running, so another operation is changing it; wait for it to finish (az sig image-version show) and run the deployment again.`,
+                );
+            }
+        }
+
+        if (template.lastRun.runState?.toLowerCase() === "canceling") {
+            this.progress.line("a cancelled build of this template is still stopping; waiting for it");
+            await this.waitWhileCanceling();
+            attach = false;
+        }
+
+        let operation: LroPoller | undefined;
+        if (attach) {
+            this.progress.line(`a build of this template is already running (started ${template.lastRun.startTime ?? "earlier"}); following it instead of starting another`);
+        } else {
+            operation = await this.startRun();
+        }
+        return this.monitor(operation);
+    }
+
+    private async checkTemplate(): Promise<TemplateView> {
+        const body = await this.arm.tryGet(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION });
+        if (body === undefined) {
+            throw new BuildFailure(`image template ${this.inputs.templateId.name} was not found in resource group ${this.inputs.templateId.resourceGroupName} (${this.templatePath}); deploy it first (pulumi up creates it before this trigger runs).`);
+        }
+        const view = viewTemplate(body);
+        if (view.provisioningState && !/^succeeded$/i.test(view.provisioningState)) {
+            const pe = view.provisioningError;
+            throw new BuildFailure(
+                `image template ${this.inputs.templateId.name} is in provisioning state ${view.provisioningState}, so it cannot be run` +
+                    (pe ? ` (provisioningError ${pe.code ?? "?"}: ${pe.message ?? ""})` : "") +
+                    "; fix the template configuration and deploy again (a changed template is replaced, not updated).",
+            );
+        }
+        const distributors = (optionalArray(body, "properties.distribute") ?? []).filter(isRecord).filter((d) => optionalString(d, "type") === "SharedImage");
+        const target = distributors.find((d) => sameResourceId(optionalString(d, "galleryImageId") ?? "", this.versionPath));
+        if (!target) {
+            const actual = distributors.map((d) => optionalString(d, "galleryImageId") ?? "?").join(", ") || "no gallery";
+            throw new BuildFailure(`image template ${this.inputs.templateId.name} publishes to ${actual}, not to ${this.versionPath}; the template and AVD_GALLERY_IMAGE_VERSION_ID must name the same version.`);
+        }
+        const stamped = getCaseInsensitive(stringMap(target, "artifactTags"), CONTENT_HASH_TAG);
+        if (stamped?.toLowerCase() !== this.inputs.contentHash) {
+            throw new BuildFailure(
+                `image template ${this.inputs.templateId.name} stamps ${stamped ? `ContentHash ${short(stamped)}` : "no ContentHash artifact tag"} on the version, but this deployment's content hash is ${short(this.inputs.contentHash)}; the template is out of date, run pulumi up again so it is replaced.`,
+            );
+        }
+        return view;
+    }
+
+    private async getVersion(): Promise<VersionView | undefined> {
+        const body = await this.arm.tryGet(this.versionPath, { apiVersion: GALLERY_API_VERSION, query: { $expand: "ReplicationStatus" } });
+        return body === undefined ? undefined : viewVersion(body);
+    }
+
+    private async waitForVersionGone(): Promise<void> {
+        const deadline = this.arm.clock.now() + this.inputs.timeoutMinutes * 60_000;
+        while (await this.getVersion()) {
+            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`image version ${this.inputs.version} was still being deleted after ${this.inputs.timeoutMinutes} minutes; check it in the portal and run the deployment again.`);
+            await this.arm.sleep(this.inputs.pollMs);
+        }
+    }
+
+    private async waitWhileCanceling(): Promise<void> {
+        const deadline = this.arm.clock.now() + this.options.cancelWaitMinutes * 60_000;
+        for (;;) {
+            await this.arm.sleep(this.inputs.pollMs);
+            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+            if (view.lastRun.runState?.toLowerCase() !== "canceling") return;
+            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`the previous build of ${this.inputs.templateId.name} is still cancelling after ${this.options.cancelWaitMinutes} minutes; try again later.`);
+        }
+    }
+
+    private async startRun(): Promise<LroPoller | undefined> {
+        try {
+            const op = await this.arm.begin("POST", `${this.templatePath}/run`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+            this.progress.line(`started image build ${this.inputs.version} (template ${this.inputs.templateId.name})`);
+            return op.done ? undefined : op;
+        } catch (e) {
+            // A retried POST can meet the run its first attempt started.
+            if (e instanceof ArmError && e.status === 409) {
+                const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+                if (view.lastRun.runState?.toLowerCase() === "running") {
+                    this.progress.line("a build of this template is already running; following it");
+                    return undefined;
+                }
+            }
+            throw e;
+        }
+    }
+
+    private async monitor(operation: LroPoller | undefined): Promise<BuildResult> {
+        const { version, timeoutMinutes } = this.inputs;
+        const limitMinutes = timeoutMinutes + this.options.graceMinutes;
+        const deadline = this.arm.clock.now() + limitMinutes * 60_000;
+        let lastState = "";
+        let lastReplication = "";
+        let operationError: ArmError | undefined;
+        for (;;) {
+            const wait = Math.max(this.inputs.pollMs, operation && !operation.done ? operation.nextPollDelayMs() : 0);
+            await this.arm.sleep(Math.min(wait, Math.max(0, deadline - this.arm.clock.now())));
+            if (this.arm.clock.now() >= deadline) return this.timedOut(limitMinutes);
+            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+            if (operation && !operation.done && !operationError) {
+                try {
+                    await operation.poll();
+                } catch (e) {
+                    if (!(e instanceof ArmError)) throw e;
+                    operationError = e;
+                }
+            }
+            const run = view.lastRun;
+            // Until the run operation ends, a finished lastRunStatus can still be the previous run's.
+            const operationOpen = operation !== undefined && !operation.done && !operationError;
+            const finished = run.runState !== undefined && !isRunning(run.runState) && !operationOpen;
+            const state = `${run.runState ?? "Running"} / ${run.runSubState ?? "Queued"}`;
+            if (!finished && isRunning(run.runState) && state !== lastState) {
+                lastState = state;
+                const text = SUB_STATE_TEXT[(run.runSubState ?? "queued").toLowerCase()] ?? "";
+                this.progress.line(`build ${version}: ${state}${text ? ` - ${text}` : ""}${run.message && !text.toLowerCase().includes(run.message.toLowerCase()) ? ` (${run.message})` : ""}`);
+            }
+            if (!finished && run.runSubState?.toLowerCase() === "distributing") {
+                const v = await this.getVersion();
+                if (v?.replication && v.replication !== lastReplication) {
+                    lastReplication = v.replication;
+                    this.progress.line(`build ${version}: replicating ${v.replicationState ?? ""}: ${v.replication}`.replace(/ +:/, ":"));
+                }
+            }
+            if (operationError && !finished && isRunning(run.runState)) {
+                // The operation failed but the template has not caught up: report what we have.
+                throw await this.failure("Failed", run, view, `the run operation ended with ${operationError.code}: ${operationError.armMessage}`);
+            }
+            if (!finished) continue;
+            if (/^succeeded$/i.test(run.runState ?? "")) return this.succeeded();
+            throw await this.failure(run.runState ?? "Failed", run, view, operationError ? `${operationError.code}: ${operationError.armMessage}` : undefined);
+        }
+    }
+
+    private async succeeded(): Promise<BuildResult> {
+        const v = await this.getVersion();
+        if (!v || !/^succeeded$/i.test(v.provisioningState ?? "")) {
+            throw new BuildFailure(`Image Builder reported the run Succeeded, but image version ${this.inputs.version} is ${v ? `in state ${v.provisioningState ?? "unknown"}` : "missing from the gallery"}; check the template's distribute target and run the deployment again.`);
+        }
+        this.progress.line(`image version ${this.inputs.version} published (${v.replication ?? "replication complete"}) after ${formatDuration(this.progress.elapsedMs())}`);
+        return this.result("Succeeded", false);
+    }
+
+    private async timedOut(limitMinutes: number): Promise<never> {
+        this.progress.line(`build ${this.inputs.version} did not finish within ${limitMinutes} minutes; cancelling the run`);
+        let cancelNote = "the run was cancelled";
+        try {
+            await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: this.options.cancelWaitMinutes * 60_000 });
+        } catch (e) {
+            cancelNote = `cancelling the run failed (${e instanceof ArmError ? `${e.code}: ${e.armMessage}` : String(e)}); cancel it with "az image builder cancel"`;
+        }
+        const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+        throw await this.failure(view.lastRun.runState ?? "Canceled", view.lastRun, view, undefined, `did not finish within ${limitMinutes} minutes (build timeout ${this.inputs.timeoutMinutes} + ${this.options.graceMinutes} minutes grace); ${cancelNote}`);
+    }
+
+    private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<BuildFailure> {
+        const what = `Image build for version ${this.inputs.version} (template ${this.inputs.templateId.name})`;
+        const elapsed = formatDuration(this.progress.elapsedMs());
+        const parts = [
+            headline ? `${what} was stopped after ${elapsed}: it ${headline}.` : `${what} ended ${runState} after ${elapsed}.`,
+            `runState ${runState}, runSubState ${run.runSubState ?? "unknown"}.`,
+        ];
+        const message = run.message?.trim();
+        if (message) parts.push(`Image Builder says: ${message.replace(/\.?$/, ".")}`);
+        if (view.provisioningError) parts.push(`provisioningError ${view.provisioningError.code ?? "?"}: ${view.provisioningError.message ?? ""}`.trim().replace(/\.?$/, "."));
+        if (operationNote && !(message && operationNote.includes(message))) parts.push(`Run operation: ${operationNote.replace(/\.?$/, ".")}`);
+        if (/^partiallysucceeded$/i.test(runState)) parts.push(`Some distribution targets failed; the version is not usable as published. Run the deployment again to delete the failed version and rebuild.`);
+        parts.push("See docs/build-trigger.md (Troubleshooting) for common causes.");
+        const log = await this.logTail(view, run.message);
+        return new BuildFailure(parts.join(" "), log);
+    }
+
+    private async logTail(view: TemplateView, message: string | undefined): Promise<string[]> {
+        if (!view.stagingResourceGroup) return ["customization.log: the template does not name its staging resource group, so the log could not be located."];
+        try {
+            const log = await readCustomizationLog(this.arm, view.stagingResourceGroup, message);
+            if (!log) return [`customization.log: no build log found in the staging resource group ${view.stagingResourceGroup} (container packerlogs).`];
+            const lines = log.text.replace(/\r\n/g, "\n").replace(/\n+$/, "").split("\n");
+            return [`Last ${Math.min(LOG_TAIL_LINES, lines.length)} lines of customization.log (${log.source}):`, ...lines.slice(-LOG_TAIL_LINES).map((l) => `  ${l}`)];
+        } catch (e) {
+            const reason = e instanceof ArmError ? `${e.code}: ${e.armMessage}` : e instanceof Error ? e.message : String(e);
+            return [`customization.log could not be read (${reason}); download it from container packerlogs in the storage account of ${view.stagingResourceGroup}.`];
+        }
+    }
+
+    private async result(runState: string, reused: boolean): Promise<BuildResult> {
+        return {
+            imageVersion: this.inputs.version,
+            imageVersionId: this.versionPath,
+            runState,
+            reusedExistingVersion: reused,
+            publishedImageVersions: await publishedVersions(this.arm, parentId(this.inputs.versionId)),
+        };
+    }
+}
+
+/** Succeeded versions of an image definition, semver-ascending. */
+export async function publishedVersions(arm: ArmClient, imageDefinitionId: string): Promise<string[]> {
+    const items = await arm.list(`${imageDefinitionId}/versions`, { apiVersion: GALLERY_API_VERSION });
+    return items
+        .filter((v) => /^succeeded$/i.test(optionalString(v, "properties.provisioningState") ?? ""))
+        .map((v) => optionalString(v, "name") ?? "")
+        .filter((name) => semver.valid(name) !== null)
+        .sort(semver.compare);
+}
+
+interface StagingAccount {
+    name: string;
+    id: string;
+    blobEndpoint: string;
+}
+
+interface BlobEntry {
+    name: string;
+    lastModified: number;
+    size: number;
+}
+
+/**
+ * The build's customization.log, where AIB writes it: the staging resource group's storage
+ * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with a
+ * short-lived read/list account SAS from ARM (listAccountSas needs only ARM rights, which the
+ * deploying identity has); if the account forbids shared keys, with an Azure Storage token.
+ */
+export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupId: string, runMessage?: string): Promise<{ text: string; source: string } | undefined> {
+    const accounts = (await arm.list(`${stagingResourceGroupId}/providers/Microsoft.Storage/storageAccounts`, { apiVersion: STORAGE_API_VERSION }))
+        .map((a): StagingAccount => ({ name: optionalString(a, "name") ?? "", id: optionalString(a, "id") ?? "", blobEndpoint: optionalString(a, "properties.primaryEndpoints.blob") ?? "" }))
+        .filter((a) => a.name && a.id && a.blobEndpoint);
+    if (accounts.length === 0) return undefined;
+    // AIB's failure message names the exact log: "Image Build log location: https://<acct>.blob.../packerlogs/<runId>/customization.log".
+    const named = /(https?:\/\/\S+?\/packerlogs\/[^\s/]+\/customization\.log)/i.exec(runMessage ?? "")?.[1];
+    const namedAccount = named ? accounts.find((a) => named.toLowerCase().startsWith(withSlash(a.blobEndpoint).toLowerCase())) : undefined;
+    const candidates = namedAccount ? [namedAccount] : accounts;
+    for (const account of candidates) {
+        const auth = await blobAuth(arm, account);
+        const prefix = named && namedAccount ? named.slice(withSlash(account.blobEndpoint).length + "packerlogs/".length).replace(/customization\.log$/i, "") : "";
+        const blobs = await listBlobs(arm, auth, prefix);
+        const log = blobs.filter((b) => /(^|\/)customization\.log$/i.test(b.name)).sort((a, b) => b.lastModified - a.lastModified)[0];
+        if (!log) continue;
+        const start = Math.max(0, log.size - LOG_TAIL_BYTES);
+        const headers: Record<string, string> = { ...auth.headers };
+        if (log.size > 0) headers["x-ms-range"] = `bytes=${start}-${log.size - 1}`;
+        const res = await arm.external("GET", auth.url(`packerlogs/${log.name}`), { headers, scope: auth.scope });
+        let text = res.body;
+        // A ranged read can start mid-line; drop the partial first line.
+        if (start > 0) text = text.slice(text.indexOf("\n") + 1);
+        return { text, source: `storage account ${account.name}, packerlogs/${log.name}` };
+    }
+    return undefined;
+}
+
+interface BlobAuth {
+    url(blobPath: string, query?: string): string;
+    headers: Record<string, string>;
+    scope?: string;
+}
+
+function withSlash(url: string): string {
+    return url.endsWith("/") ? url : `${url}/`;
+}
+
+async function blobAuth(arm: ArmClient, account: StagingAccount): Promise<BlobAuth> {
+    const endpoint = withSlash(account.blobEndpoint);
+    const expiry = new Date(arm.clock.now() + 60 * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const body = await arm.post(`${account.id}/ListAccountSas`, {
+        apiVersion: STORAGE_API_VERSION,
+        body: {
+            signedServices: "b",
+            signedResourceTypes: "co",
+            signedPermission: "rl",
+            signedExpiry: expiry,
+            signedProtocol: endpoint.startsWith("https:") ? "https" : "https,http",
+        },
+    });
+    const sas = optionalString(body, "accountSasToken");
+    if (!sas) throw new Error(`listAccountSas on ${account.name} returned no accountSasToken`);
+    const sasAuth: BlobAuth = { url: (p, q) => `${endpoint}${p}?${q ? `${q}&` : ""}${sas}`, headers: {} };
+    // Probe once: accounts with allowSharedKeyAccess=false refuse every SAS signed with a key.
+    const probe = await arm.external("GET", sasAuth.url("packerlogs", "restype=container&comp=list&maxresults=1"), { acceptStatuses: [403, 404] });
+    if (probe.status !== 403) return sasAuth;
+    if (!arm.tokenProvider.supports(STORAGE_SCOPE)) {
+        throw new Error(`storage account ${account.name} refuses shared-key (SAS) access and no Azure Storage token is available (AVD_ARM_ACCESS_TOKEN covers ARM only); sign in with "az login" and grant yourself Storage Blob Data Reader on it`);
+    }
+    return { url: (p, q) => `${endpoint}${p}${q ? `?${q}` : ""}`, headers: { "x-ms-version": "2021-08-06" }, scope: STORAGE_SCOPE };
+}
+
+async function listBlobs(arm: ArmClient, auth: BlobAuth, prefix: string): Promise<BlobEntry[]> {
+    const entries: BlobEntry[] = [];
+    let marker = "";
+    do {
+        const query = `restype=container&comp=list&prefix=${encodeURIComponent(prefix)}${marker ? `&marker=${encodeURIComponent(marker)}` : ""}`;
+        const res = await arm.external("GET", auth.url("packerlogs", query), { headers: auth.headers, scope: auth.scope, acceptStatuses: [404] });
+        if (res.status === 404) return [];
+        for (const m of res.body.matchAll(/<Blob>([\s\S]*?)<\/Blob>/g)) {
+            const xml = m[1];
+            const name = unescapeXml(/<Name>([^<]*)<\/Name>/.exec(xml)?.[1] ?? "");
+            const lastModified = Date.parse(/<Last-Modified>([^<]*)<\/Last-Modified>/.exec(xml)?.[1] ?? "");
+            const size = Number(/<Content-Length>(\d+)<\/Content-Length>/.exec(xml)?.[1] ?? "0");
+            if (name) entries.push({ name, lastModified: Number.isNaN(lastModified) ? 0 : lastModified, size });
+        }
+        marker = unescapeXml(/<NextMarker>([^<]+)<\/NextMarker>/.exec(res.body)?.[1] ?? "");
+    } while (marker);
+    return entries;
+}
+
+function unescapeXml(s: string): string {
+    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+}
+
+function short(hash: string): string {
+    return hash.length > 12 ? `${hash.slice(0, 12)}…` : hash;
+}
+
+/** Runs the trigger; returns the exit code. Never throws. */
+export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    try {
+        const inputs = readInputs(env);
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
+        const trigger = new BuildTrigger(arm, inputs, io, {
+            graceMinutes: options.graceMinutes ?? GRACE_MINUTES,
+            cancelWaitMinutes: options.cancelWaitMinutes ?? 10,
+            stack: env.PULUMI_STACK?.trim() || undefined,
+        });
+        const result = await trigger.run();
+        io.stdout(JSON.stringify(result));
+        return 0;
+    } catch (e) {
+        for (const line of describeFailure(e)) io.stderr(line);
+        return 1;
+    }
+}
+
+function describeFailure(e: unknown): string[] {
+    if (e instanceof BuildFailure) return [`Error: ${e.message}`, ...e.details];
+    if (e instanceof CredentialError) return [`Error: ${e.message}.`];
+    if (e instanceof LroFailedError) return [`Error: an Azure operation failed: ${e.message}.`];
+    if (e instanceof ArmError) {
+        const hint =
+            e.status === 401
+                ? ' Sign in again ("az login") or refresh AVD_ARM_ACCESS_TOKEN.'
+                : e.status === 403
+                  ? " The signed-in identity lacks permission for this call; it needs Contributor on the image template's and the gallery's resource groups."
+                  : e.status === 429 || e.status >= 500
+                    ? " Azure kept refusing the request after several attempts; run the deployment again later."
+                    : "";
+        return [`Error: an Azure call failed: ${e.message}.${hint}`];
+    }
+    return [`Error: the image build trigger failed unexpectedly: ${e instanceof Error ? e.message : String(e)}.`];
+}
+
+if (require.main === module) {
+    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
+        process.exitCode = code;
+    });
+}
