@@ -1,0 +1,47 @@
+import { strict as assert } from "node:assert";
+import { checkBuildResult, parseBuildResult } from "../src/aib/buildResult";
+
+const RESULT = {
+    imageVersion: "1.2.0",
+    imageVersionId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.2.0",
+    runState: "Succeeded",
+    reusedExistingVersion: false,
+    publishedImageVersions: ["1.10.0", "1.2.0", "1.1.0"],
+};
+
+describe("build tool result", () => {
+    it("reads the JSON object on the last stdout line, after any other output", () => {
+        const r = parseBuildResult(`starting\nwaiting\n${JSON.stringify(RESULT)}\n\n`);
+        assert.equal(r.imageVersion, "1.2.0");
+        assert.equal(r.reusedExistingVersion, false);
+    });
+
+    it("orders published versions numerically, ascending", () => {
+        assert.deepEqual(parseBuildResult(JSON.stringify(RESULT)).publishedImageVersions, ["1.1.0", "1.2.0", "1.10.0"]);
+    });
+
+    it("fails clearly, quoting the output, when the last line is not JSON", () => {
+        assert.throws(() => parseBuildResult("Build failed: AuthorizationFailed"), (err: Error) => {
+            assert.match(err.message, /tools\/buildImage\.ts: its last stdout line is not JSON/);
+            assert.match(err.message, /Build failed: AuthorizationFailed/);
+            return true;
+        });
+    });
+
+    it("fails when the tool printed nothing", () => {
+        assert.throws(() => parseBuildResult(""), /printed nothing on stdout/);
+    });
+
+    it("fails when publishedImageVersions is missing or holds something other than versions", () => {
+        assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, publishedImageVersions: undefined })), /publishedImageVersions/);
+        assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, publishedImageVersions: ["latest"] })), /publishedImageVersions/);
+        assert.throws(() => parseBuildResult(JSON.stringify([RESULT])), /not a JSON object/);
+    });
+
+    it("refuses a result for another version, or one that does not list the built version as published", () => {
+        const r = parseBuildResult(JSON.stringify(RESULT));
+        assert.equal(checkBuildResult(r, "1.2.0"), r);
+        assert.throws(() => checkBuildResult(r, "1.3.0"), /reported image version 1\.2\.0, but this stack builds 1\.3\.0/);
+        assert.throws(() => checkBuildResult({ ...r, publishedImageVersions: ["1.1.0"] }, "1.2.0"), /1\.2\.0 is not among the published versions/);
+    });
+});
