@@ -1,0 +1,779 @@
+// Microsoft.Compute virtual machine scale sets (api-version 2024-11-01) for the rollout and
+// health-gate tests: VMSS GET/PATCH, instance list ($expand=instanceView, $filter on
+// latestModelApplied) with Application Health (vmHealth), manualupgrade and reimage (LROs
+// answered 202 + Location, as the examples show), rollingUpgrades/latest, and the per-VM
+// RunPowerShellScript run command (202 + Location, result value[] StdOut/StdErr).
+// Bodies start from Azure's example payloads. Everything time-related runs on the fake's
+// clock: an upgrade finishes upgradeSeconds after Azure accepted it whether or not anybody
+// polls, as in Azure, so a tool that crashes mid-upgrade finds the upgrade done on resume.
+import { createHash } from "node:crypto";
+import { parseResourceId } from "../../tools/azure/ids";
+import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type Method, type ResourceProviderModule } from "./server";
+
+export const COMPUTE_API_VERSION = "2024-11-01";
+
+/** What the Application Health extension reports; "none" = no vmHealth at all (no extension). */
+export type HealthCode = "healthy" | "unhealthy" | "unknown" | "none";
+export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
+
+export interface RollingUpgradePolicySeed {
+    maxBatchInstancePercent: number;
+    maxUnhealthyInstancePercent: number;
+    maxUnhealthyUpgradedInstancePercent: number;
+    pauseTimeBetweenBatches: string;
+    prioritizeUnhealthyInstances: boolean;
+}
+
+export interface InstanceSeed {
+    zone?: string;
+    /** Image the instance runs now; defaults to the model's. */
+    imageReferenceId?: string;
+    health?: HealthCode;
+}
+
+export interface ScaleSetSeed {
+    /** `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}` */
+    id: string;
+    location?: string;
+    vmSize?: string;
+    capacity: number;
+    /** The model's imageReference.id (a gallery image version or definition). */
+    imageReferenceId: string;
+    upgradeMode?: UpgradeMode;
+    rollingUpgradePolicy?: Partial<RollingUpgradePolicySeed>;
+    computerNamePrefix?: string;
+    /** Zones instances are spread over, round-robin by instance id. */
+    zones?: string[];
+    /** Overrides by instance id. */
+    instances?: Record<string, InstanceSeed>;
+}
+
+/** What one instance does when Azure upgrades or reimages it. */
+export interface InstanceScenario {
+    /** Seconds from Azure accepting the upgrade to the instance running again. */
+    upgradeSeconds?: number;
+    /** What the health probe reports once the reimaged instance has booted. */
+    healthAfterUpgrade?: HealthCode;
+    /** Seconds after boot before the probe reports (the instance shows Unknown until then). */
+    healthAfterSeconds?: number;
+    /** Output of RunPowerShellScript on this instance. */
+    runCommand?: RunCommandScript;
+}
+
+export interface RunCommandInput {
+    scaleSetId: string;
+    instanceId: string;
+    computerName: string;
+    script: string[];
+    parameters: Record<string, string>;
+}
+
+export type RunCommandScript = string | ((input: RunCommandInput) => { stdout: string; stderr?: string });
+
+export interface InstanceSnapshot {
+    instanceId: string;
+    computerName: string;
+    zone?: string;
+    vmId: string;
+    imageReferenceId: string;
+    latestModelApplied: boolean;
+    provisioningState: string;
+    health: HealthCode;
+    /** Upgrades (manualupgrade or a rolling/automatic upgrade) Azure performed on the instance. */
+    upgrades: number;
+    reimages: number;
+}
+
+export interface RunCommandRecord extends RunCommandInput {
+    time: number;
+}
+
+interface InstanceState {
+    instanceId: string;
+    vmId: string;
+    computerName: string;
+    zone?: string;
+    imageReferenceId: string;
+    seedHealth: HealthCode;
+    /** Set while an upgrade/reimage runs. */
+    operation?: { endsAt: number; image: string; kind: "upgrade" | "reimage" };
+    /** End of the last upgrade/reimage: the boot the health probe and AVD agent start from. */
+    bootedAt?: number;
+    lastOperationAt: number;
+    upgrades: number;
+    reimages: number;
+    scenario: InstanceScenario;
+}
+
+interface RollingState {
+    startTime: number;
+    lastActionTime: number;
+    status: "RollingForward" | "Completed" | "Faulted" | "Cancelled";
+    batches: string[][];
+    next: number;
+    /** When the next batch starts, or when the running batch is judged. */
+    stage: { kind: "start"; at: number } | { kind: "judge"; at: number; batch: string[] } | { kind: "finished" };
+    failed: number;
+    error?: { code: string; message: string };
+}
+
+interface ScaleSetState {
+    id: string;
+    name: string;
+    resourceGroupName: string;
+    location: string;
+    vmSize: string;
+    imageReferenceId: string;
+    etag: number;
+    upgradeMode: UpgradeMode;
+    policy: RollingUpgradePolicySeed;
+    computerNamePrefix: string;
+    instances: Map<string, InstanceState>;
+    rolling?: RollingState;
+    /** A rolling upgrade Azure has been asked for but not started yet (the previous record is still the latest). */
+    queuedRolling?: RollingState;
+}
+
+const DEFAULT_POLICY: RollingUpgradePolicySeed = {
+    maxBatchInstancePercent: 20,
+    maxUnhealthyInstancePercent: 20,
+    maxUnhealthyUpgradedInstancePercent: 20,
+    pauseTimeBetweenBatches: "PT0S",
+    prioritizeUnhealthyInstances: true,
+};
+
+function guid(text: string): string {
+    const h = createHash("sha256").update(text).digest("hex");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** Uniform scale sets name instances prefix + six base-36 digits of the instance id. */
+export function computerNameFor(prefix: string, instanceId: string): string {
+    return `${prefix}${Number(instanceId).toString(36).padStart(6, "0")}`;
+}
+
+function pauseSeconds(iso: string): number {
+    const m = /^PT(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?$/.exec(iso);
+    return m ? Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) : 0;
+}
+
+function lower(id: string): string {
+    return id.replace(/\/+$/, "").toLowerCase();
+}
+
+/**
+ * A one-shot "the tool dies here" switch shared by the compute and AVD modules: the
+ * matching request is applied (Azure got it), then the answer is lost and every later
+ * request to these modules fails with 503 until `recover()`, so the tool gives up the way
+ * a killed or disconnected process would, leaving Azure mid-rollout.
+ */
+export class CrashSwitch {
+    down = false;
+    /** Requests that were applied when the crash hit. */
+    readonly crashedOn: string[] = [];
+    private armed?: { method: Method; path: RegExp; skip: number };
+
+    /** Crash on the (skip+1)-th request matching method and path. */
+    arm(method: Method, path: RegExp, skip = 0): void {
+        this.armed = { method, path, skip };
+    }
+
+    recover(): void {
+        this.down = false;
+        this.armed = undefined;
+    }
+
+    /** 503 while down. */
+    refuse(): FakeResponse | undefined {
+        return this.down ? { status: 503, body: { error: { code: "ServiceUnavailable", message: "The fake Azure is simulating a crashed rollout: no answer." } } } : undefined;
+    }
+
+    /** After a request was applied: true when it is the crash point (the answer is then lost). */
+    trips(req: FakeRequest): boolean {
+        const a = this.armed;
+        if (!a || a.method !== req.method || !a.path.test(req.path)) return false;
+        if (a.skip > 0) {
+            a.skip -= 1;
+            return false;
+        }
+        this.armed = undefined;
+        this.down = true;
+        this.crashedOn.push(`${req.method} ${req.path}`);
+        return true;
+    }
+}
+
+export interface ComputeModuleOptions {
+    /** Defaults for every instance (override per instance with `scenario`). */
+    upgradeSeconds?: number;
+    healthAfterSeconds?: number;
+    runCommandSeconds?: number;
+    /** Seconds between a model change and Azure starting the rolling upgrade (default 0). */
+    rollingUpgradeDelaySeconds?: number;
+    /** RunPowerShellScript output for instances without their own. */
+    defaultRunCommand?: RunCommandScript;
+}
+
+export interface ManualUpgradeRecord {
+    scaleSetId: string;
+    instanceIds: string[];
+    time: number;
+}
+
+export class ComputeModule implements ResourceProviderModule {
+    readonly crash = new CrashSwitch();
+    readonly runCommands: RunCommandRecord[] = [];
+    /** Every manualupgrade Azure accepted, in order. */
+    readonly manualUpgrades: ManualUpgradeRecord[] = [];
+    upgradeSeconds: number;
+    healthAfterSeconds: number;
+    runCommandSeconds: number;
+    rollingUpgradeDelaySeconds: number;
+    defaultRunCommand?: RunCommandScript;
+    private fake?: FakeAzure;
+    private readonly scaleSets = new Map<string, ScaleSetState>();
+    private readonly reimageListeners: Array<(scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void> = [];
+
+    constructor(options: ComputeModuleOptions = {}) {
+        this.upgradeSeconds = options.upgradeSeconds ?? 240;
+        this.healthAfterSeconds = options.healthAfterSeconds ?? 90;
+        this.runCommandSeconds = options.runCommandSeconds ?? 30;
+        this.rollingUpgradeDelaySeconds = options.rollingUpgradeDelaySeconds ?? 0;
+        this.defaultRunCommand = options.defaultRunCommand;
+    }
+
+    install(fake: FakeAzure): void {
+        this.fake = fake;
+        const vmss = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/{vmScaleSetName}";
+        const v = COMPUTE_API_VERSION;
+        const guard = (h: (req: FakeRequest) => FakeResponse): ((req: FakeRequest) => FakeResponse) => (req) => {
+            const refused = this.crash.refuse();
+            if (refused) return refused;
+            this.settle(req.now);
+            const res = h(req);
+            return this.crash.trips(req) ? (this.crash.refuse() as FakeResponse) : res;
+        };
+        fake.route({ method: "GET", pattern: vmss, apiVersion: v, handler: guard((r) => this.getScaleSet(r)) });
+        fake.route({ method: "PATCH", pattern: vmss, apiVersion: v, handler: guard((r) => this.patchScaleSet(r)) });
+        fake.route({ method: "GET", pattern: `${vmss}/virtualMachines`, apiVersion: v, handler: guard((r) => this.listInstances(r)) });
+        fake.route({ method: "POST", pattern: `${vmss}/manualupgrade`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "upgrade")) });
+        fake.route({ method: "POST", pattern: `${vmss}/reimage`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "reimage")) });
+        fake.route({ method: "GET", pattern: `${vmss}/rollingUpgrades/latest`, apiVersion: v, handler: guard((r) => this.latestRollingUpgrade(r)) });
+        fake.route({ method: "POST", pattern: `${vmss}/virtualMachines/{instanceId}/runCommand`, apiVersion: v, handler: guard((r) => this.runCommand(r)) });
+    }
+
+    // ---- seeding and inspection ----
+
+    addScaleSet(seed: ScaleSetSeed): void {
+        const id = parseResourceId(seed.id);
+        const prefix = seed.computerNamePrefix ?? "avdhost";
+        const state: ScaleSetState = {
+            id: seed.id,
+            name: id.name,
+            resourceGroupName: id.resourceGroupName ?? "",
+            location: seed.location ?? "westeurope",
+            vmSize: seed.vmSize ?? "Standard_D8s_v5",
+            imageReferenceId: seed.imageReferenceId,
+            etag: 1,
+            upgradeMode: seed.upgradeMode ?? "Manual",
+            policy: { ...DEFAULT_POLICY, ...seed.rollingUpgradePolicy },
+            computerNamePrefix: prefix,
+            instances: new Map(),
+        };
+        for (let i = 0; i < seed.capacity; i++) {
+            const instanceId = String(i);
+            const o = seed.instances?.[instanceId] ?? {};
+            const image = o.imageReferenceId ?? seed.imageReferenceId;
+            state.instances.set(instanceId, {
+                instanceId,
+                vmId: guid(`${seed.id}/${instanceId}`),
+                computerName: computerNameFor(prefix, instanceId),
+                zone: o.zone ?? (seed.zones?.length ? seed.zones[i % seed.zones.length] : undefined),
+                imageReferenceId: image,
+                seedHealth: o.health ?? "healthy",
+                lastOperationAt: Date.UTC(2025, 11, 1),
+                upgrades: 0,
+                reimages: 0,
+                scenario: {},
+            });
+        }
+        this.scaleSets.set(lower(seed.id), state);
+    }
+
+    /** What `pulumi up` does to the model: a new image reference (starts Azure's upgrade in Rolling/Automatic mode). */
+    setModelImage(scaleSetId: string, imageReferenceId: string): void {
+        const s = this.scaleSet(scaleSetId);
+        this.settle(this.now());
+        this.applyModelImage(s, imageReferenceId, this.now());
+    }
+
+    scenario(scaleSetId: string, instanceId: string, scenario: InstanceScenario): void {
+        const inst = this.instanceState(scaleSetId, instanceId);
+        inst.scenario = { ...inst.scenario, ...scenario };
+    }
+
+    instance(scaleSetId: string, instanceId: string): InstanceSnapshot {
+        this.settle(this.now());
+        return this.snapshot(this.scaleSet(scaleSetId), this.instanceState(scaleSetId, instanceId), this.now());
+    }
+
+    instances(scaleSetId: string): InstanceSnapshot[] {
+        this.settle(this.now());
+        const s = this.scaleSet(scaleSetId);
+        return [...s.instances.values()].map((i) => this.snapshot(s, i, this.now()));
+    }
+
+    /** The VMSS VM resource id of an instance (what AVD reports as the session host's resourceId). */
+    instanceResourceId(scaleSetId: string, instanceId: string): string {
+        return `${this.scaleSet(scaleSetId).id}/virtualMachines/${instanceId}`;
+    }
+
+    /** Whether an upgrade/reimage is running on the instance now. */
+    isBusy(scaleSetId: string, instanceId: string, now: number): boolean {
+        this.settle(now);
+        return this.instanceState(scaleSetId, instanceId).operation !== undefined;
+    }
+
+    /** When the instance last came back from an upgrade/reimage, if it ever did. */
+    bootedAt(scaleSetId: string, instanceId: string): number | undefined {
+        return this.instanceState(scaleSetId, instanceId).bootedAt;
+    }
+
+    instanceIds(scaleSetId: string): string[] {
+        return [...this.scaleSet(scaleSetId).instances.keys()];
+    }
+
+    computerName(scaleSetId: string, instanceId: string): string {
+        return this.instanceState(scaleSetId, instanceId).computerName;
+    }
+
+    vmId(scaleSetId: string, instanceId: string): string {
+        return this.instanceState(scaleSetId, instanceId).vmId;
+    }
+
+    /** Called when an instance goes down for an upgrade/reimage ("begin") and when it runs again ("end"). */
+    onReimage(listener: (scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void): void {
+        this.reimageListeners.push(listener);
+    }
+
+    rollingUpgradeStatus(scaleSetId: string): string | undefined {
+        this.settle(this.now());
+        return this.scaleSet(scaleSetId).rolling?.status;
+    }
+
+    // ---- time ----
+
+    private now(): number {
+        if (!this.fake) throw new Error("ComputeModule is not installed");
+        return this.fake.clock.now();
+    }
+
+    /** Applies everything that happened up to `now`, in time order. */
+    settle(now: number): void {
+        for (;;) {
+            let next: { at: number; apply: () => void } | undefined;
+            const consider = (at: number, apply: () => void) => {
+                if (at <= now && (!next || at < next.at)) next = { at, apply };
+            };
+            for (const s of this.scaleSets.values()) {
+                for (const inst of s.instances.values()) {
+                    const op = inst.operation;
+                    if (op) consider(op.endsAt, () => this.finishOperation(s, inst, op.endsAt));
+                }
+                const queued = s.queuedRolling;
+                if (queued) {
+                    consider(queued.startTime, () => {
+                        s.rolling = queued;
+                        s.queuedRolling = undefined;
+                    });
+                }
+                const r = s.rolling;
+                if (r && r.status === "RollingForward") {
+                    if (r.stage.kind === "start") consider(r.stage.at, () => this.startRollingBatch(s, r));
+                    else if (r.stage.kind === "judge") {
+                        const judge = r.stage;
+                        consider(judge.at, () => this.judgeRollingBatch(s, r, judge.batch, judge.at));
+                    }
+                }
+            }
+            if (!next) return;
+            next.apply();
+        }
+    }
+
+    private scaleSet(id: string): ScaleSetState {
+        const s = this.scaleSets.get(lower(id));
+        if (!s) throw new Error(`no fake scale set ${id}`);
+        return s;
+    }
+
+    private instanceState(scaleSetId: string, instanceId: string): InstanceState {
+        const inst = this.scaleSet(scaleSetId).instances.get(instanceId);
+        if (!inst) throw new Error(`no instance ${instanceId} in ${scaleSetId}`);
+        return inst;
+    }
+
+    private upgradeMs(inst: InstanceState): number {
+        return (inst.scenario.upgradeSeconds ?? this.upgradeSeconds) * 1000;
+    }
+
+    private healthDelayMs(inst: InstanceState): number {
+        return (inst.scenario.healthAfterSeconds ?? this.healthAfterSeconds) * 1000;
+    }
+
+    /** Azure compares the instance's model with the scale set's; the image is the only part the fake models. */
+    private latest(s: ScaleSetState, inst: InstanceState): boolean {
+        return !inst.operation && lower(inst.imageReferenceId) === lower(s.imageReferenceId);
+    }
+
+    private health(inst: InstanceState, now: number): HealthCode {
+        if (inst.operation) return "unknown";
+        if (inst.bootedAt === undefined) return inst.seedHealth;
+        if (now < inst.bootedAt + this.healthDelayMs(inst)) return "unknown";
+        return inst.scenario.healthAfterUpgrade ?? "healthy";
+    }
+
+    private beginOperation(s: ScaleSetState, inst: InstanceState, kind: "upgrade" | "reimage", now: number): void {
+        inst.operation = { endsAt: now + this.upgradeMs(inst), image: kind === "upgrade" ? s.imageReferenceId : inst.imageReferenceId, kind };
+        if (kind === "upgrade") inst.upgrades += 1;
+        else inst.reimages += 1;
+        for (const l of this.reimageListeners) l(s.id, inst.instanceId, "begin", now);
+    }
+
+    private finishOperation(s: ScaleSetState, inst: InstanceState, at: number): void {
+        const op = inst.operation;
+        if (!op) return;
+        inst.imageReferenceId = op.image;
+        inst.operation = undefined;
+        inst.bootedAt = at;
+        inst.lastOperationAt = at;
+        for (const l of this.reimageListeners) l(s.id, inst.instanceId, "end", at);
+    }
+
+    private applyModelImage(s: ScaleSetState, imageReferenceId: string, now: number): void {
+        if (lower(imageReferenceId) === lower(s.imageReferenceId)) return;
+        s.imageReferenceId = imageReferenceId;
+        s.etag += 1;
+        if (s.upgradeMode === "Automatic") {
+            for (const inst of s.instances.values()) if (!inst.operation) this.beginOperation(s, inst, "upgrade", now);
+        } else if (s.upgradeMode === "Rolling") {
+            const size = Math.max(1, Math.floor((s.instances.size * s.policy.maxBatchInstancePercent) / 100));
+            const ordered = [...s.instances.values()].sort((a, b) => {
+                const ua = this.health(a, now) === "healthy" ? 1 : 0;
+                const ub = this.health(b, now) === "healthy" ? 1 : 0;
+                return (s.policy.prioritizeUnhealthyInstances ? ua - ub : 0) || Number(a.instanceId) - Number(b.instanceId);
+            });
+            const batches: string[][] = [];
+            for (let i = 0; i < ordered.length; i += size) batches.push(ordered.slice(i, i + size).map((x) => x.instanceId));
+            const start = now + this.rollingUpgradeDelaySeconds * 1000;
+            const rolling: RollingState = { startTime: start, lastActionTime: start, status: "RollingForward", batches, next: 0, stage: { kind: "start", at: start }, failed: 0 };
+            if (start > now) s.queuedRolling = rolling;
+            else s.rolling = rolling;
+        }
+    }
+
+    private startRollingBatch(s: ScaleSetState, r: RollingState): void {
+        if (r.stage.kind !== "start") return;
+        const at = r.stage.at;
+        const batch = r.batches[r.next];
+        if (!batch) {
+            r.status = "Completed";
+            r.stage = { kind: "finished" };
+            r.lastActionTime = at;
+            return;
+        }
+        let judgeAt = at;
+        for (const id of batch) {
+            const inst = s.instances.get(id);
+            if (!inst) continue;
+            this.beginOperation(s, inst, "upgrade", at);
+            judgeAt = Math.max(judgeAt, at + this.upgradeMs(inst) + this.healthDelayMs(inst));
+        }
+        r.stage = { kind: "judge", at: judgeAt, batch };
+    }
+
+    private judgeRollingBatch(s: ScaleSetState, r: RollingState, batch: string[], at: number): void {
+        const upgraded = [...s.instances.values()].filter((i) => this.latest(s, i));
+        const unhealthy = upgraded.filter((i) => this.health(i, at) !== "healthy");
+        r.failed += batch.filter((id) => {
+            const inst = s.instances.get(id);
+            return inst !== undefined && this.health(inst, at) !== "healthy";
+        }).length;
+        r.next += 1;
+        r.lastActionTime = at;
+        if (upgraded.length > 0 && (unhealthy.length * 100) / upgraded.length > s.policy.maxUnhealthyUpgradedInstancePercent) {
+            r.status = "Faulted";
+            r.stage = { kind: "finished" };
+            r.error = {
+                code: "MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade",
+                message: `Rolling upgrade failed after exceeding the MaxUnhealthyUpgradedInstancePercent value defined in the RollingUpgradePolicy. ${unhealthy.length} of ${upgraded.length} upgraded instances are unhealthy.`,
+            };
+            return;
+        }
+        if (r.next >= r.batches.length) {
+            r.status = "Completed";
+            r.stage = { kind: "finished" };
+            return;
+        }
+        r.stage = { kind: "start", at: at + pauseSeconds(s.policy.pauseTimeBetweenBatches) * 1000 };
+    }
+
+    // ---- bodies ----
+
+    private snapshot(s: ScaleSetState, inst: InstanceState, now: number): InstanceSnapshot {
+        return {
+            instanceId: inst.instanceId,
+            computerName: inst.computerName,
+            zone: inst.zone,
+            vmId: inst.vmId,
+            imageReferenceId: inst.imageReferenceId,
+            latestModelApplied: this.latest(s, inst),
+            provisioningState: inst.operation ? "Updating" : "Succeeded",
+            health: this.health(inst, now),
+            upgrades: inst.upgrades,
+            reimages: inst.reimages,
+        };
+    }
+
+    private scaleSetBody(s: ScaleSetState): Record<string, unknown> {
+        const body = exampleBody("compute/2024-11-01/VirtualMachineScaleSet_Get.json", "200", this.fake?.subscriptionId);
+        const props = body.properties as Record<string, unknown>;
+        const vmProfile = props.virtualMachineProfile as Record<string, unknown>;
+        const storage = vmProfile.storageProfile as Record<string, unknown>;
+        const osProfile = vmProfile.osProfile as Record<string, unknown>;
+        body.id = s.id;
+        body.name = s.name;
+        body.location = s.location;
+        body.tags = {};
+        body.etag = `"${s.etag}"`;
+        body.sku = { name: s.vmSize, tier: "Standard", capacity: s.instances.size };
+        props.upgradePolicy = { mode: s.upgradeMode, rollingUpgradePolicy: { ...s.policy } };
+        storage.imageReference = { id: s.imageReferenceId };
+        (storage.osDisk as Record<string, unknown>).osType = "Windows";
+        delete osProfile.linuxConfiguration;
+        osProfile.computerNamePrefix = s.computerNamePrefix;
+        osProfile.adminUsername = "avdadmin";
+        osProfile.windowsConfiguration = { provisionVMAgent: true, enableAutomaticUpdates: false };
+        delete vmProfile.applicationProfile;
+        delete vmProfile.userData;
+        delete props.hostGroup;
+        props.provisioningState = "Succeeded";
+        return body;
+    }
+
+    private instanceBody(s: ScaleSetState, inst: InstanceState, withView: boolean, now: number): Record<string, unknown> {
+        const template = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVM_List_WithResiliencyView.json", "200", this.fake?.subscriptionId);
+        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const props = item.properties as Record<string, unknown>;
+        const storage = props.storageProfile as Record<string, unknown>;
+        const osProfile = props.osProfile as Record<string, unknown>;
+        item.name = `${s.name}_${inst.instanceId}`;
+        item.id = `${s.id}/virtualMachines/${inst.instanceId}`;
+        item.instanceId = inst.instanceId;
+        item.location = s.location;
+        item.sku = { name: s.vmSize, tier: "Standard" };
+        delete item.identity;
+        delete item.resources;
+        if (inst.zone) item.zones = [inst.zone];
+        props.latestModelApplied = this.latest(s, inst);
+        props.vmId = inst.vmId;
+        props.provisioningState = inst.operation ? "Updating" : "Succeeded";
+        props.hardwareProfile = { vmSize: s.vmSize };
+        storage.imageReference = { id: inst.imageReferenceId };
+        const osDisk = storage.osDisk as Record<string, unknown>;
+        osDisk.osType = "Windows";
+        osDisk.name = `${s.name}_${inst.instanceId}_OsDisk_1`;
+        delete osDisk.managedDisk;
+        delete osProfile.linuxConfiguration;
+        osProfile.computerName = inst.computerName;
+        osProfile.adminUsername = "avdadmin";
+        osProfile.windowsConfiguration = { provisionVMAgent: true, enableAutomaticUpdates: false };
+        props.networkProfile = { networkInterfaces: [] };
+        delete props.networkProfileConfiguration;
+        if (withView) props.instanceView = this.instanceView(inst, now);
+        return item;
+    }
+
+    private instanceView(inst: InstanceState, now: number): Record<string, unknown> {
+        const template = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVM_List_MaximumSet_Gen.json", "200", this.fake?.subscriptionId);
+        const example = ((template.value as Array<Record<string, unknown>>)[0].properties as Record<string, unknown>).instanceView as Record<string, unknown>;
+        const statusTemplate = (example.vmHealth as Record<string, Record<string, unknown>>).status;
+        const status = (code: string, displayStatus: string, time?: number) => {
+            const s: Record<string, unknown> = { ...statusTemplate, code, level: "Info", displayStatus };
+            delete s.message;
+            if (time === undefined) delete s.time;
+            else s.time = new Date(time).toISOString();
+            return s;
+        };
+        const view: Record<string, unknown> = {
+            platformUpdateDomain: example.platformUpdateDomain,
+            platformFaultDomain: example.platformFaultDomain,
+            computerName: inst.computerName,
+            osName: "Windows 11 Enterprise multi-session",
+            statuses: inst.operation
+                ? [status("ProvisioningState/updating", "Updating"), status("PowerState/stopped", "VM stopped")]
+                : [status("ProvisioningState/succeeded", "Provisioning succeeded", inst.lastOperationAt), status("PowerState/running", "VM running")],
+        };
+        const health = this.health(inst, now);
+        if (health !== "none") {
+            const display = { healthy: "The VM is healthy", unhealthy: "The VM is unhealthy", unknown: "The VM health is unknown" }[health];
+            view.vmHealth = { status: status(`HealthState/${health}`, display, now) };
+        }
+        return view;
+    }
+
+    // ---- handlers ----
+
+    private find(req: FakeRequest): ScaleSetState | undefined {
+        return this.scaleSets.get(lower(`/subscriptions/${req.params.subscriptionId}/resourceGroups/${req.params.resourceGroupName}/providers/Microsoft.Compute/virtualMachineScaleSets/${req.params.vmScaleSetName}`));
+    }
+
+    private notFound(req: FakeRequest): FakeResponse {
+        return (this.fake as FakeAzure).notFound("Microsoft.Compute/virtualMachineScaleSets", req.params.vmScaleSetName, req.params.resourceGroupName);
+    }
+
+    private getScaleSet(req: FakeRequest): FakeResponse {
+        const s = this.find(req);
+        return s ? { status: 200, body: this.scaleSetBody(s) } : this.notFound(req);
+    }
+
+    private patchScaleSet(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const ifMatch = req.headers["if-match"];
+        if (typeof ifMatch === "string" && ifMatch !== "*" && ifMatch !== `"${s.etag}"`) {
+            return fake.error(412, "PreconditionFailed", "The specified precondition 'If-Match' failed: the scale set was changed by another operation.");
+        }
+        const body = req.body;
+        const props = typeof body === "object" && body !== null ? ((body as Record<string, unknown>).properties as Record<string, unknown> | undefined) : undefined;
+        const policy = props?.upgradePolicy as Record<string, unknown> | undefined;
+        if (policy && typeof policy.mode === "string") s.upgradeMode = policy.mode as UpgradeMode;
+        if (policy && typeof policy.rollingUpgradePolicy === "object" && policy.rollingUpgradePolicy !== null) {
+            s.policy = { ...s.policy, ...(policy.rollingUpgradePolicy as Partial<RollingUpgradePolicySeed>) };
+            s.etag += 1;
+        }
+        const image = ((props?.virtualMachineProfile as Record<string, unknown> | undefined)?.storageProfile as Record<string, unknown> | undefined)?.imageReference as Record<string, unknown> | undefined;
+        if (image && typeof image.id === "string") this.applyModelImage(s, image.id, req.now);
+        return { status: 200, body: this.scaleSetBody(s) };
+    }
+
+    private listInstances(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const withView = (req.query.get("$expand") ?? "").toLowerCase() === "instanceview";
+        const filter = req.query.get("$filter");
+        let items = [...s.instances.values()];
+        if (filter) {
+            const m = /^properties\/latestModelApplied eq (true|false)$/i.exec(filter.trim());
+            if (!m) return fake.error(400, "InvalidParameter", `The value '${filter}' of parameter '$filter' is not supported; use properties/latestModelApplied eq true|false.`);
+            const want = m[1].toLowerCase() === "true";
+            items = items.filter((i) => this.latest(s, i) === want);
+        }
+        return fake.page(req, items.map((i) => this.instanceBody(s, i, withView, req.now)));
+    }
+
+    private operateOnInstances(req: FakeRequest, kind: "upgrade" | "reimage"): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const raw = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>).instanceIds : undefined;
+        const ids = Array.isArray(raw) ? raw.filter((x): x is string => typeof x === "string") : [...s.instances.keys()];
+        if (kind === "upgrade" && !Array.isArray(raw)) {
+            return fake.error(400, "InvalidParameter", "Required parameter 'instanceIds' is missing (null).");
+        }
+        const targets: InstanceState[] = [];
+        for (const id of ids) {
+            const inst = s.instances.get(id);
+            if (!inst) return fake.error(400, "InvalidParameter", `The provided instanceId ${id} is not an active Virtual Machine Scale Set VM instanceId.`);
+            if (inst.operation) {
+                return fake.error(409, "OperationNotAllowed", `Operation '${kind === "upgrade" ? "manualupgrade" : "reimage"}' is not allowed on VM '${s.name}_${id}' since the VM is being updated.`);
+            }
+            targets.push(inst);
+        }
+        for (const inst of targets) this.beginOperation(s, inst, kind, req.now);
+        if (kind === "upgrade") this.manualUpgrades.push({ scaleSetId: s.id, instanceIds: targets.map((x) => x.instanceId), time: req.now });
+        const op = fake.startOperation({
+            namespace: "Microsoft.Compute",
+            location: s.location,
+            apiVersion: COMPUTE_API_VERSION,
+            advance: () => {
+                this.settle(fake.clock.now());
+                return targets.every((t) => t.operation === undefined) ? { status: "Succeeded" } : undefined;
+            },
+        });
+        return fake.accepted(op, { location: true });
+    }
+
+    private latestRollingUpgrade(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const r = s.rolling;
+        if (!r) return fake.error(404, "NotFound", `There is no rolling upgrade on the virtual machine scale set '${s.name}'.`);
+        const body = exampleBody("compute/2024-11-01/VirtualMachineScaleSetRollingUpgrade_GetLatest_MaximumSet_Gen.json", "200", fake.subscriptionId);
+        const props = body.properties as Record<string, unknown>;
+        body.id = `${s.id}/rollingUpgrades/latest`;
+        body.name = s.name;
+        body.type = "Microsoft.Compute/virtualMachineScaleSets/rollingUpgrades";
+        body.location = s.location;
+        body.tags = {};
+        props.policy = { ...s.policy };
+        props.runningStatus = {
+            code: r.status,
+            startTime: new Date(r.startTime).toISOString(),
+            lastAction: "Start",
+            lastActionTime: new Date(r.lastActionTime).toISOString(),
+        };
+        const upgradedIds = r.batches.slice(0, r.next).flat();
+        const inProgress = r.stage.kind === "judge" ? r.stage.batch.length : 0;
+        props.progress = {
+            successfulInstanceCount: upgradedIds.length - r.failed,
+            failedInstanceCount: r.failed,
+            inProgressInstanceCount: inProgress,
+            pendingInstanceCount: s.instances.size - upgradedIds.length - inProgress,
+        };
+        if (r.error) props.error = { code: r.error.code, message: r.error.message };
+        else delete props.error;
+        return { status: 200, body };
+    }
+
+    private runCommand(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const inst = s.instances.get(req.params.instanceId);
+        if (!inst) return fake.notFound("Microsoft.Compute/virtualMachineScaleSets/virtualMachines", `${s.name}/${req.params.instanceId}`, s.resourceGroupName);
+        const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
+        if (body.commandId !== "RunPowerShellScript") {
+            return fake.error(400, "InvalidParameter", `The command id '${String(body.commandId)}' is not valid for a Windows VM; use RunPowerShellScript.`);
+        }
+        if (inst.operation) return fake.error(409, "Conflict", "Run command cannot be executed while the VM is being updated.");
+        const script = Array.isArray(body.script) ? body.script.filter((x): x is string => typeof x === "string") : [];
+        const parameters: Record<string, string> = {};
+        if (Array.isArray(body.parameters)) {
+            for (const p of body.parameters) {
+                if (typeof p === "object" && p !== null && typeof (p as Record<string, unknown>).name === "string") {
+                    parameters[String((p as Record<string, unknown>).name)] = String((p as Record<string, unknown>).value ?? "");
+                }
+            }
+        }
+        const input: RunCommandInput = { scaleSetId: s.id, instanceId: inst.instanceId, computerName: inst.computerName, script, parameters };
+        this.runCommands.push({ ...input, time: req.now });
+        const producer = inst.scenario.runCommand ?? this.defaultRunCommand ?? "";
+        const out = typeof producer === "string" ? { stdout: producer, stderr: "" } : producer(input);
+        const example = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVMRunCommand.json", "200", fake.subscriptionId);
+        const [stdoutStatus, stderrStatus] = (example.value as Array<Record<string, unknown>>).map((x) => ({ ...x }));
+        stdoutStatus.message = out.stdout;
+        stderrStatus.message = out.stderr ?? "";
+        const doneAt = req.now + this.runCommandSeconds * 1000;
+        const op = fake.startOperation({
+            namespace: "Microsoft.Compute",
+            location: s.location,
+            apiVersion: COMPUTE_API_VERSION,
+            advance: () => (fake.clock.now() >= doneAt ? { status: "Succeeded", result: { value: [stdoutStatus, stderrStatus] } } : undefined),
+        });
+        return fake.accepted(op, { location: true });
+    }
+}

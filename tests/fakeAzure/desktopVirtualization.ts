@@ -1,0 +1,414 @@
+// Microsoft.DesktopVirtualization (api-version 2024-04-03) for the rollout and health-gate
+// tests: host pool GET, session hosts list/get/PATCH (allowNewSession = drain mode), user
+// sessions per host and per host pool, log off (DELETE ?force=true) and sendMessage. None of
+// these is a long-running operation in the spec: each answers 200 at once.
+// Session hosts are the instances of a fake scale set (ComputeModule): their resourceId is
+// the VMSS VM id, their status follows the instance (Unavailable while it is reimaged, then
+// Available once the agent re-registers, or whatever the test's scenario says), and an
+// upgrade or reimage ends every user session still on the host, which the module records,
+// so a test can prove nobody was thrown out by a reimage.
+import { parseResourceId } from "../../tools/azure/ids";
+import type { ComputeModule } from "./compute";
+import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
+
+export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
+
+export type SessionState = "Active" | "Disconnected";
+
+export interface UserSessionSeed {
+    userPrincipalName?: string;
+    state?: SessionState;
+    /**
+     * Reads of the host's sessions (session host or user session lists) while the host is in
+     * drain mode before the user signs out; "never" keeps the session until logged off.
+     * Default: 1 (the user leaves right after the first look).
+     */
+    endsAfterPolls?: number | "never";
+}
+
+export interface SessionHostScenario {
+    /** Status before any upgrade (default Available). */
+    status?: string;
+    /** Status once the agent has re-registered after an upgrade/reimage (default Available). */
+    statusAfterUpgrade?: string;
+    /** Seconds from the instance running again to the agent reporting (default 120). */
+    registerSeconds?: number;
+}
+
+export interface HostPoolSeed {
+    /** `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.DesktopVirtualization/hostPools/{name}` */
+    id: string;
+    /** The fake scale set whose instances are the pool's session hosts. */
+    scaleSetId: string;
+    location?: string;
+    /** Appended to computer names to form session host names, e.g. ".contoso.local". */
+    hostNameSuffix?: string;
+    /** Instances that never registered in the pool. */
+    unregistered?: string[];
+}
+
+export interface MessageRecord {
+    sessionHostName: string;
+    sessionId: string;
+    userPrincipalName: string;
+    title: string;
+    body: string;
+    time: number;
+}
+
+export interface LogoffRecord {
+    sessionHostName: string;
+    sessionId: string;
+    userPrincipalName: string;
+    force: boolean;
+    time: number;
+}
+
+export interface DrainRecord {
+    sessionHostName: string;
+    allowNewSession: boolean;
+    time: number;
+}
+
+export interface SessionHostSnapshot {
+    name: string;
+    instanceId: string;
+    allowNewSession: boolean;
+    status: string;
+    sessions: Array<{ id: string; userPrincipalName: string; state: SessionState }>;
+}
+
+interface UserSession {
+    id: string;
+    userPrincipalName: string;
+    state: SessionState;
+    createTime: number;
+    pollsLeft: number | "never";
+}
+
+interface SessionHost {
+    name: string;
+    instanceId: string;
+    allowNewSession: boolean;
+    scenario: Required<SessionHostScenario>;
+    sessions: UserSession[];
+    statusTimestamp: number;
+}
+
+interface HostPool {
+    id: string;
+    name: string;
+    resourceGroupName: string;
+    location: string;
+    scaleSetId: string;
+    hosts: Map<string, SessionHost>;
+    nextSessionId: number;
+}
+
+function lower(id: string): string {
+    return id.replace(/\/+$/, "").toLowerCase();
+}
+
+export class DesktopVirtualizationModule implements ResourceProviderModule {
+    readonly messages: MessageRecord[] = [];
+    readonly logoffs: LogoffRecord[] = [];
+    readonly drainChanges: DrainRecord[] = [];
+    /** Sessions that were still on a host when Azure upgraded or reimaged it. */
+    readonly sessionsLostToReimage: Array<{ sessionHostName: string; userPrincipalName: string; time: number }> = [];
+    private fake?: FakeAzure;
+    private readonly pools = new Map<string, HostPool>();
+    private readonly compute: ComputeModule;
+
+    constructor(options: { compute: ComputeModule }) {
+        this.compute = options.compute;
+        this.compute.onReimage((scaleSetId, instanceId, kind, at) => {
+            if (kind !== "begin") return;
+            for (const pool of this.pools.values()) {
+                if (lower(pool.scaleSetId) !== lower(scaleSetId)) continue;
+                const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
+                if (!host) continue;
+                for (const s of host.sessions) this.sessionsLostToReimage.push({ sessionHostName: host.name, userPrincipalName: s.userPrincipalName, time: at });
+                host.sessions = [];
+                host.statusTimestamp = at;
+            }
+        });
+    }
+
+    install(fake: FakeAzure): void {
+        this.fake = fake;
+        const pool = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DesktopVirtualization/hostPools/{hostPoolName}";
+        const host = `${pool}/sessionHosts/{sessionHostName}`;
+        const v = DESKTOP_VIRTUALIZATION_API_VERSION;
+        const crash = this.compute.crash;
+        const guard = (h: (req: FakeRequest) => FakeResponse): ((req: FakeRequest) => FakeResponse) => (req) => {
+            const refused = crash.refuse();
+            if (refused) return refused;
+            this.compute.settle(req.now);
+            const res = h(req);
+            return crash.trips(req) ? (crash.refuse() as FakeResponse) : res;
+        };
+        fake.route({ method: "GET", pattern: pool, apiVersion: v, handler: guard((r) => this.getPool(r)) });
+        fake.route({ method: "GET", pattern: `${pool}/sessionHosts`, apiVersion: v, handler: guard((r) => this.listHosts(r)) });
+        fake.route({ method: "GET", pattern: host, apiVersion: v, handler: guard((r) => this.getHost(r)) });
+        fake.route({ method: "PATCH", pattern: host, apiVersion: v, handler: guard((r) => this.patchHost(r)) });
+        fake.route({ method: "GET", pattern: `${pool}/userSessions`, apiVersion: v, handler: guard((r) => this.listPoolSessions(r)) });
+        fake.route({ method: "GET", pattern: `${host}/userSessions`, apiVersion: v, handler: guard((r) => this.listHostSessions(r)) });
+        fake.route({ method: "DELETE", pattern: `${host}/userSessions/{userSessionId}`, apiVersion: v, handler: guard((r) => this.logOff(r)) });
+        fake.route({ method: "POST", pattern: `${host}/userSessions/{userSessionId}/sendMessage`, apiVersion: v, handler: guard((r) => this.sendMessage(r)) });
+    }
+
+    // ---- seeding and inspection ----
+
+    addHostPool(seed: HostPoolSeed): void {
+        const id = parseResourceId(seed.id);
+        const pool: HostPool = {
+            id: seed.id,
+            name: id.name,
+            resourceGroupName: id.resourceGroupName ?? "",
+            location: seed.location ?? "westeurope",
+            scaleSetId: seed.scaleSetId,
+            hosts: new Map(),
+            nextSessionId: 1,
+        };
+        for (const instanceId of this.compute.instanceIds(seed.scaleSetId)) {
+            if (seed.unregistered?.includes(instanceId)) continue;
+            const name = `${this.compute.computerName(seed.scaleSetId, instanceId)}${seed.hostNameSuffix ?? ""}`;
+            pool.hosts.set(name.toLowerCase(), {
+                name,
+                instanceId,
+                allowNewSession: true,
+                scenario: { status: "Available", statusAfterUpgrade: "Available", registerSeconds: 120 },
+                sessions: [],
+                statusTimestamp: Date.UTC(2025, 11, 1),
+            });
+        }
+        this.pools.set(lower(seed.id), pool);
+    }
+
+    /** Signs users in to the session host of an instance. */
+    addUserSessions(hostPoolId: string, instanceId: string, sessions: UserSessionSeed[]): void {
+        const pool = this.pool(hostPoolId);
+        const host = this.hostOf(pool, instanceId);
+        for (const s of sessions) {
+            const n = pool.nextSessionId++;
+            host.sessions.push({
+                id: String(n),
+                userPrincipalName: s.userPrincipalName ?? `user${n}@contoso.com`,
+                state: s.state ?? "Active",
+                createTime: this.now(),
+                pollsLeft: s.endsAfterPolls ?? 1,
+            });
+        }
+    }
+
+    scenario(hostPoolId: string, instanceId: string, scenario: SessionHostScenario): void {
+        const host = this.hostOf(this.pool(hostPoolId), instanceId);
+        host.scenario = { ...host.scenario, ...scenario };
+    }
+
+    /** Drain mode set from outside the rollout (an admin, or a previous run). */
+    setAllowNewSession(hostPoolId: string, instanceId: string, allowNewSession: boolean): void {
+        this.hostOf(this.pool(hostPoolId), instanceId).allowNewSession = allowNewSession;
+    }
+
+    sessionHost(hostPoolId: string, instanceId: string): SessionHostSnapshot {
+        const pool = this.pool(hostPoolId);
+        this.compute.settle(this.now());
+        return this.snapshot(pool, this.hostOf(pool, instanceId), this.now());
+    }
+
+    sessionHosts(hostPoolId: string): SessionHostSnapshot[] {
+        const pool = this.pool(hostPoolId);
+        this.compute.settle(this.now());
+        return [...pool.hosts.values()].map((h) => this.snapshot(pool, h, this.now()));
+    }
+
+    // ---- state ----
+
+    private now(): number {
+        if (!this.fake) throw new Error("DesktopVirtualizationModule is not installed");
+        return this.fake.clock.now();
+    }
+
+    private pool(id: string): HostPool {
+        const p = this.pools.get(lower(id));
+        if (!p) throw new Error(`no fake host pool ${id}`);
+        return p;
+    }
+
+    private hostOf(pool: HostPool, instanceId: string): SessionHost {
+        const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
+        if (!host) throw new Error(`instance ${instanceId} has no session host in ${pool.name}`);
+        return host;
+    }
+
+    private status(pool: HostPool, host: SessionHost, now: number): string {
+        if (this.compute.isBusy(pool.scaleSetId, host.instanceId, now)) return "Unavailable";
+        const booted = this.compute.bootedAt(pool.scaleSetId, host.instanceId);
+        if (booted === undefined) return host.scenario.status;
+        if (now < booted + host.scenario.registerSeconds * 1000) return "Unavailable";
+        return host.scenario.statusAfterUpgrade;
+    }
+
+    private snapshot(pool: HostPool, host: SessionHost, now: number): SessionHostSnapshot {
+        return {
+            name: host.name,
+            instanceId: host.instanceId,
+            allowNewSession: host.allowNewSession,
+            status: this.status(pool, host, now),
+            sessions: host.sessions.map((s) => ({ id: s.id, userPrincipalName: s.userPrincipalName, state: s.state })),
+        };
+    }
+
+    /** A read that shows the host's sessions: users on a draining host count down towards signing out. */
+    private observed(host: SessionHost): void {
+        if (host.allowNewSession) return;
+        for (const s of host.sessions) if (s.pollsLeft !== "never") s.pollsLeft -= 1;
+        host.sessions = host.sessions.filter((s) => s.pollsLeft === "never" || s.pollsLeft > 0);
+    }
+
+    // ---- bodies ----
+
+    private hostBody(pool: HostPool, host: SessionHost, now: number): Record<string, unknown> {
+        const template = exampleBody("desktopvirtualization/2024-04-03/SessionHost_List.json", "200", this.fake?.subscriptionId);
+        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const props = item.properties as Record<string, unknown>;
+        item.name = `${pool.name}/${host.name}`;
+        item.id = `${pool.id}/sessionHosts/${host.name}`;
+        props.sessions = host.sessions.length;
+        props.allowNewSession = host.allowNewSession;
+        props.status = this.status(pool, host, now);
+        props.statusTimestamp = new Date(host.statusTimestamp).toISOString();
+        props.lastHeartBeat = new Date(now).toISOString();
+        props.resourceId = this.compute.instanceResourceId(pool.scaleSetId, host.instanceId);
+        props.virtualMachineId = this.compute.vmId(pool.scaleSetId, host.instanceId);
+        props.osVersion = "10.0.26100";
+        delete props.assignedUser;
+        return item;
+    }
+
+    private sessionBody(pool: HostPool, host: SessionHost, s: UserSession): Record<string, unknown> {
+        const template = exampleBody("desktopvirtualization/2024-04-03/UserSession_List.json", "200", this.fake?.subscriptionId);
+        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const props = item.properties as Record<string, unknown>;
+        item.name = `${pool.name}/${host.name}/${s.id}`;
+        item.id = `${pool.id}/sessionHosts/${host.name}/userSessions/${s.id}`;
+        props.userPrincipalName = s.userPrincipalName;
+        props.activeDirectoryUserName = `CONTOSO\\${s.userPrincipalName.split("@")[0]}`;
+        props.sessionState = s.state;
+        props.createTime = new Date(s.createTime).toISOString();
+        return item;
+    }
+
+    // ---- handlers ----
+
+    private findPool(req: FakeRequest): HostPool | undefined {
+        return this.pools.get(lower(`/subscriptions/${req.params.subscriptionId}/resourceGroups/${req.params.resourceGroupName}/providers/Microsoft.DesktopVirtualization/hostPools/${req.params.hostPoolName}`));
+    }
+
+    private poolNotFound(req: FakeRequest): FakeResponse {
+        return (this.fake as FakeAzure).error(404, "ResourceNotFound", `HostPool '${req.params.hostPoolName}' could not be found.`);
+    }
+
+    private findHost(req: FakeRequest): { pool: HostPool; host: SessionHost } | FakeResponse {
+        const pool = this.findPool(req);
+        if (!pool) return this.poolNotFound(req);
+        const host = pool.hosts.get(req.params.sessionHostName.toLowerCase());
+        if (!host) return (this.fake as FakeAzure).error(404, "ResourceNotFound", `SessionHost '${req.params.sessionHostName}' could not be found in host pool '${pool.name}'.`);
+        return { pool, host };
+    }
+
+    private getPool(req: FakeRequest): FakeResponse {
+        const pool = this.findPool(req);
+        if (!pool) return this.poolNotFound(req);
+        const body = exampleBody("desktopvirtualization/2024-04-03/HostPool_Get.json", "200", this.fake?.subscriptionId);
+        const props = body.properties as Record<string, unknown>;
+        body.id = pool.id;
+        body.name = pool.name;
+        body.location = pool.location;
+        body.type = "Microsoft.DesktopVirtualization/hostPools";
+        props.registrationInfo = { expirationTime: null, token: null, registrationTokenOperation: "None" };
+        delete props.ssoadfsAuthority;
+        delete props.ssoClientId;
+        delete props.ssoClientSecretKeyVaultPath;
+        return { status: 200, body };
+    }
+
+    private listHosts(req: FakeRequest): FakeResponse {
+        const pool = this.findPool(req);
+        if (!pool) return this.poolNotFound(req);
+        const hosts = [...pool.hosts.values()];
+        const items = hosts.map((h) => this.hostBody(pool, h, req.now));
+        for (const h of hosts) this.observed(h);
+        return (this.fake as FakeAzure).page(req, items);
+    }
+
+    private getHost(req: FakeRequest): FakeResponse {
+        const found = this.findHost(req);
+        if ("status" in found) return found;
+        const body = this.hostBody(found.pool, found.host, req.now);
+        this.observed(found.host);
+        return { status: 200, body };
+    }
+
+    private patchHost(req: FakeRequest): FakeResponse {
+        const found = this.findHost(req);
+        if ("status" in found) return found;
+        const props = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>).properties : undefined;
+        const allow = typeof props === "object" && props !== null ? (props as Record<string, unknown>).allowNewSession : undefined;
+        if (typeof allow === "boolean" && allow !== found.host.allowNewSession) {
+            found.host.allowNewSession = allow;
+            this.drainChanges.push({ sessionHostName: found.host.name, allowNewSession: allow, time: req.now });
+        }
+        return { status: 200, body: this.hostBody(found.pool, found.host, req.now) };
+    }
+
+    private listPoolSessions(req: FakeRequest): FakeResponse {
+        const pool = this.findPool(req);
+        if (!pool) return this.poolNotFound(req);
+        const hosts = [...pool.hosts.values()];
+        const items = hosts.flatMap((h) => h.sessions.map((s) => this.sessionBody(pool, h, s)));
+        for (const h of hosts) this.observed(h);
+        return (this.fake as FakeAzure).page(req, items);
+    }
+
+    private listHostSessions(req: FakeRequest): FakeResponse {
+        const found = this.findHost(req);
+        if ("status" in found) return found;
+        const items = found.host.sessions.map((s) => this.sessionBody(found.pool, found.host, s));
+        this.observed(found.host);
+        return (this.fake as FakeAzure).page(req, items);
+    }
+
+    private session(req: FakeRequest): { pool: HostPool; host: SessionHost; session: UserSession } | FakeResponse {
+        const found = this.findHost(req);
+        if ("status" in found) return found;
+        const session = found.host.sessions.find((s) => s.id === req.params.userSessionId);
+        if (!session) return (this.fake as FakeAzure).error(404, "ResourceNotFound", `UserSession '${req.params.userSessionId}' could not be found on session host '${found.host.name}'.`);
+        return { ...found, session };
+    }
+
+    private logOff(req: FakeRequest): FakeResponse {
+        const found = this.session(req);
+        if ("status" in found) return found;
+        const force = (req.query.get("force") ?? "").toLowerCase() === "true";
+        this.logoffs.push({ sessionHostName: found.host.name, sessionId: found.session.id, userPrincipalName: found.session.userPrincipalName, force, time: req.now });
+        found.host.sessions = found.host.sessions.filter((s) => s !== found.session);
+        return { status: 200 };
+    }
+
+    private sendMessage(req: FakeRequest): FakeResponse {
+        const found = this.session(req);
+        if ("status" in found) return found;
+        const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
+        this.messages.push({
+            sessionHostName: found.host.name,
+            sessionId: found.session.id,
+            userPrincipalName: found.session.userPrincipalName,
+            title: typeof body.messageTitle === "string" ? body.messageTitle : "",
+            body: typeof body.messageBody === "string" ? body.messageBody : "",
+            time: req.now,
+        });
+        return { status: 200 };
+    }
+}

@@ -1,0 +1,189 @@
+import { strict as assert } from "node:assert";
+import * as compute from "@pulumi/azure-native/compute";
+import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
+import * as pulumi from "@pulumi/pulumi";
+import { ImageRollout } from "../components/imageRollout";
+import { simulatedCommandStdout } from "../preview/commands";
+import { evaluate, EvaluationError, type Evaluation, type RecordedResource } from "../preview/engine";
+import type { SimulationContext } from "../preview/simulate";
+import { parseRingConfig } from "../src/config/parse";
+
+const SUBSCRIPTION = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
+const IMAGE_VERSION_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-images-test/providers/Microsoft.Compute/galleries/avd_golden_images/images/avd-win11-m365/versions/1.2.0`;
+const SUBNET = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-network/providers/Microsoft.Network/virtualNetworks/vnet-avd-weu/subnets/snet-avd`;
+
+function ringValues(upgradeMode: "Manual" | "Rolling", extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+        imageVersion: "1.2.0",
+        promoteFrom: "contoso/avd-image-rings/pilot",
+        location: "westeurope",
+        resourceGroupName: "rg-avd-prod",
+        sessionHosts: {
+            vmSize: "Standard_D8s_v5",
+            capacity: 60,
+            computerNamePrefix: "avdprd",
+            zones: ["1", "2", "3"],
+            subnetId: SUBNET,
+            osDiskSizeGb: 128,
+            upgradeMode,
+            rollingUpgrade: { maxBatchInstancePercent: 10, maxUnhealthyInstancePercent: 10, maxUnhealthyUpgradedInstancePercent: 5, pauseTimeBetweenBatches: "PT15M" },
+            drain: {
+                timeoutMinutes: 120,
+                messageTitle: "Session host maintenance",
+                messageBody: "This desktop is being updated tonight. Please save your work and sign out.",
+            },
+            healthGate: { maxLoginSeconds: 30, loginProbe: false },
+            ...extra,
+        },
+    };
+}
+
+function simulation(stdout?: string): SimulationContext {
+    return {
+        subscriptionId: SUBSCRIPTION,
+        tenantId: "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+        stackOutputs: () => undefined,
+        commandStdout: (args) => stdout ?? simulatedCommandStdout(args, []),
+    };
+}
+
+interface Observed {
+    evaluation: Evaluation;
+    /** Logical names of each resource's explicit dependsOn, as the program passed them. */
+    dependsOn: Map<string, string[]>;
+}
+
+async function run(values: Record<string, unknown>, stdout?: string): Promise<Observed> {
+    const names = new Map<pulumi.Resource, string>();
+    const explicit = new Map<string, pulumi.Resource[]>();
+    const evaluation = await evaluate({
+        project: "avd-image-rings",
+        stack: "prod",
+        config: {},
+        secretKeys: [],
+        simulation: simulation(stdout),
+        program: async () => {
+            pulumi.runtime.registerStackTransformation((args) => {
+                names.set(args.resource, args.name);
+                const deps: unknown = args.opts.dependsOn;
+                const list: unknown[] = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+                explicit.set(args.name, list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d)));
+                return undefined;
+            });
+            const ring = parseRingConfig({ stack: "prod", values, secret: () => undefined });
+            const vmss = new compute.VirtualMachineScaleSet("vmss", { resourceGroupName: "rg-avd-prod", vmScaleSetName: "vmss-avd-prod" });
+            const pool = new desktopvirtualization.HostPool("pool", {
+                resourceGroupName: "rg-avd-prod",
+                hostPoolName: "vdpool-avd-prod",
+                hostPoolType: "Pooled",
+                loadBalancerType: "BreadthFirst",
+                preferredAppGroupType: "Desktop",
+            });
+            const rollout = new ImageRollout(
+                "rollout",
+                { ring, vmssId: vmss.id, hostPoolId: pool.id, imageVersionId: IMAGE_VERSION_ID, imageVersion: ring.imageVersion },
+                { dependsOn: [vmss] },
+            );
+            return { validatedImageVersion: rollout.validatedImageVersion };
+        },
+    });
+    const dependsOn = new Map([...explicit].map(([name, deps]) => [name, deps.map((d) => names.get(d) ?? "?")]));
+    return { evaluation, dependsOn };
+}
+
+function byName(e: Evaluation, name: string): RecordedResource {
+    const r = e.resources.find((x) => x.name === name);
+    assert.ok(r, `resource ${name} is registered (have: ${e.resources.map((x) => x.name).join(", ")})`);
+    return r;
+}
+
+const VMSS_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-prod/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-avd-prod`;
+const HOST_POOL_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-prod/providers/Microsoft.DesktopVirtualization/hostPools/vdpool-avd-prod`;
+
+describe("ImageRollout component", () => {
+    it("in a Manual ring runs the drain-aware rollout after the scale set, then the health gate after the rollout", async () => {
+        const { evaluation: e, dependsOn } = await run(ringValues("Manual"));
+        const component = byName(e, "rollout");
+        assert.equal(component.type, "avd-image-rings:rings:ImageRollout");
+        const commands = e.resources.filter((r) => r.type === "command:local:Command");
+        assert.deepEqual(commands.map((c) => c.name), ["rollout-drain-and-upgrade", "rollout-health-gate"]);
+        for (const c of commands) assert.equal(c.parent, component.urn, `${c.name} is a child of the component`);
+
+        const rollout = byName(e, "rollout-drain-and-upgrade");
+        assert.equal(rollout.inputs.create, "node_modules/.bin/tsx tools/rollout.ts");
+        assert.deepEqual(rollout.inputs.environment, {
+            AVD_VMSS_ID: VMSS_ID,
+            AVD_HOST_POOL_ID: HOST_POOL_ID,
+            AVD_IMAGE_VERSION_ID: IMAGE_VERSION_ID,
+            AVD_MAX_BATCH_PERCENT: "10",
+            AVD_MAX_UNHEALTHY_PERCENT: "10",
+            AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: "5",
+            AVD_PAUSE_BETWEEN_BATCHES: "PT15M",
+            AVD_PRIORITIZE_UNHEALTHY: "true",
+            AVD_DRAIN_TIMEOUT_MINUTES: "120",
+            AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
+            AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated tonight. Please save your work and sign out.",
+            AVD_FORCE_LOGOFF: "false",
+        });
+        assert.deepEqual(rollout.inputs.triggers, [IMAGE_VERSION_ID], "re-runs only when the image version changes");
+
+        const gate = byName(e, "rollout-health-gate");
+        assert.equal(gate.inputs.create, "node_modules/.bin/tsx tools/healthGate.ts");
+        assert.deepEqual(gate.inputs.environment, {
+            AVD_VMSS_ID: VMSS_ID,
+            AVD_HOST_POOL_ID: HOST_POOL_ID,
+            AVD_IMAGE_VERSION_ID: IMAGE_VERSION_ID,
+            AVD_UPGRADE_MODE: "Manual",
+            AVD_MAX_LOGIN_SECONDS: "30",
+            AVD_LOGIN_PROBE: "false",
+            AVD_MAX_CPU_PERCENT: "80",
+            AVD_MIN_FREE_MEMORY_PERCENT: "20",
+            AVD_CHECK_FSLOGIX: "true",
+            AVD_GATE_TIMEOUT_MINUTES: "60",
+        });
+        assert.deepEqual(gate.inputs.triggers, [IMAGE_VERSION_ID]);
+
+        assert.deepEqual(dependsOn.get("rollout-drain-and-upgrade"), ["vmss"], "the rollout starts after the model update");
+        assert.deepEqual(dependsOn.get("rollout-health-gate"), ["rollout-drain-and-upgrade"], "the gate validates after the rollout");
+        assert.equal(e.outputs.validatedImageVersion, "1.2.0", "parsed from the gate's result");
+    });
+
+    it("in a Rolling ring runs only the health gate, after the scale set, waiting for Azure's rolling upgrade", async () => {
+        const { evaluation: e, dependsOn } = await run(ringValues("Rolling"));
+        const commands = e.resources.filter((r) => r.type === "command:local:Command");
+        assert.deepEqual(commands.map((c) => c.name), ["rollout-health-gate"]);
+        const env = commands[0].inputs.environment as Record<string, string>;
+        assert.equal(env.AVD_UPGRADE_MODE, "Rolling");
+        assert.equal(env.AVD_GATE_TIMEOUT_MINUTES, String(10 * (20 + 15) + 30), "long enough for 10 batches of 10% with a 15 min pause");
+        assert.deepEqual(dependsOn.get("rollout-health-gate"), ["vmss"]);
+        assert.equal(e.outputs.validatedImageVersion, "1.2.0");
+    });
+
+    it("keeps secrets out of the commands' environment and never signs users out without a message", async () => {
+        const { evaluation: e } = await run(ringValues("Manual", { drain: { timeoutMinutes: 30 }, domainJoin: { type: "EntraID" } }));
+        for (const c of e.resources.filter((r) => r.type === "command:local:Command")) {
+            assert.ok(!JSON.stringify(c.inputs).includes("[secret]"), `${c.name} has no secret input`);
+        }
+        const env = byName(e, "rollout-drain-and-upgrade").inputs.environment as Record<string, string>;
+        assert.equal(env.AVD_FORCE_LOGOFF, "false");
+        assert.equal(env.AVD_DRAIN_MESSAGE_BODY, undefined);
+        assert.equal(env.AVD_DRAIN_MESSAGE_TITLE, undefined);
+    });
+
+    it("passes forced logoff through only together with the message that warns users", async () => {
+        const { evaluation: e } = await run(ringValues("Manual", { drain: { timeoutMinutes: 45, messageBody: "Please sign out.", forceLogoffAfterTimeout: true } }));
+        const env = byName(e, "rollout-drain-and-upgrade").inputs.environment as Record<string, string>;
+        assert.equal(env.AVD_FORCE_LOGOFF, "true");
+        assert.equal(env.AVD_DRAIN_MESSAGE_BODY, "Please sign out.");
+        assert.equal(env.AVD_DRAIN_TIMEOUT_MINUTES, "45");
+    });
+
+    it("fails the deployment when the gate validated a different version than the ring runs", async () => {
+        const stdout = JSON.stringify({ validatedImageVersion: "1.1.0", imageVersionId: IMAGE_VERSION_ID.replace("1.2.0", "1.1.0"), hostsChecked: 2, hostsPassed: 2 });
+        await assert.rejects(run(ringValues("Rolling"), stdout), (err: unknown) => {
+            assert.ok(err instanceof EvaluationError);
+            assert.match(err.message, /the health gate validated image version 1\.1\.0, but this ring runs 1\.2\.0/);
+            return true;
+        });
+    });
+});

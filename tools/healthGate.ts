@@ -1,0 +1,47 @@
+// Health gate for every ring, after its hosts are on the new version. Run by the ImageRollout
+// component's command resource as `node_modules/.bin/tsx tools/healthGate.ts`, or by hand
+// (docs/rollout.md).
+//
+// Inputs (environment): AVD_VMSS_ID, AVD_HOST_POOL_ID, AVD_IMAGE_VERSION_ID, AVD_UPGRADE_MODE
+// (Manual, Rolling or Automatic; the last two first wait for Azure's rolling upgrade), optional
+// AVD_MAX_LOGIN_SECONDS (30), AVD_LOGIN_PROBE (false), AVD_MAX_CPU_PERCENT (80),
+// AVD_MIN_FREE_MEMORY_PERCENT (20), AVD_CHECK_FSLOGIX (true), AVD_GATE_TIMEOUT_MINUTES (60),
+// AVD_POLL_SECONDS (30); ARM endpoint and credentials as in tools/azure/credentials.ts.
+// Progress goes to stderr; on success the last stdout line is one JSON object (GateResult).
+// Exit 0 = validated, 1 = failed (per-host table on stderr), 2 = invalid input.
+import { ArmClient } from "./azure/arm";
+import type { Clock } from "./azure/clock";
+import type { TokenProvider } from "./azure/credentials";
+import { InputError, readGateInputs } from "./rollout/env";
+import { describeFailure } from "./rollout/failure";
+import { HealthGate } from "./rollout/healthGateRunner";
+import type { Io } from "./rollout/report";
+
+export type { GateResult } from "./rollout/healthGateRunner";
+
+export interface MainOptions {
+    clock?: Clock;
+    tokenProvider?: TokenProvider;
+    fetch?: typeof fetch;
+    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+}
+
+/** Runs the gate; returns the exit code. Never throws. */
+export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    try {
+        const inputs = readGateInputs(env);
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
+        const result = await new HealthGate(arm, inputs, io).execute();
+        io.stdout(JSON.stringify(result));
+        return 0;
+    } catch (e) {
+        for (const line of describeFailure(e, "health gate")) io.stderr(line);
+        return e instanceof InputError ? 2 : 1;
+    }
+}
+
+if (require.main === module) {
+    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
+        process.exitCode = code;
+    });
+}

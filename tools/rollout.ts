@@ -1,0 +1,49 @@
+// Drain-aware rollout for Manual-mode rings: moves the session hosts of a scale set onto its
+// (already updated) model batch by batch without throwing users out. Run by the ImageRollout
+// component's command resource as `node_modules/.bin/tsx tools/rollout.ts`, or by hand
+// (docs/rollout.md).
+//
+// Inputs (environment): AVD_VMSS_ID, AVD_HOST_POOL_ID, AVD_IMAGE_VERSION_ID,
+// AVD_MAX_BATCH_PERCENT, AVD_MAX_UNHEALTHY_PERCENT, AVD_MAX_UNHEALTHY_UPGRADED_PERCENT,
+// AVD_PAUSE_BETWEEN_BATCHES, AVD_PRIORITIZE_UNHEALTHY, AVD_DRAIN_TIMEOUT_MINUTES, optional
+// AVD_DRAIN_MESSAGE_TITLE, AVD_DRAIN_MESSAGE_BODY, AVD_FORCE_LOGOFF, AVD_POLL_SECONDS (30),
+// AVD_HEALTH_TIMEOUT_MINUTES (45); ARM endpoint and credentials as in tools/azure/credentials.ts.
+// Progress goes to stderr; on success the last stdout line is one JSON object (RolloutResult).
+// Exit 0 = every host on the target version, 1 = stopped or failed (report on stderr),
+// 2 = invalid input.
+import { ArmClient } from "./azure/arm";
+import type { Clock } from "./azure/clock";
+import type { TokenProvider } from "./azure/credentials";
+import { describeFailure } from "./rollout/failure";
+import { InputError, readRolloutInputs } from "./rollout/env";
+import type { Io } from "./rollout/report";
+import { Rollout } from "./rollout/rolloutRunner";
+
+export type { RolloutResult } from "./rollout/rolloutRunner";
+
+export interface MainOptions {
+    clock?: Clock;
+    tokenProvider?: TokenProvider;
+    fetch?: typeof fetch;
+    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
+}
+
+/** Runs the rollout; returns the exit code. Never throws. */
+export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    try {
+        const inputs = readRolloutInputs(env);
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
+        const result = await new Rollout(arm, inputs, io).execute();
+        io.stdout(JSON.stringify(result));
+        return 0;
+    } catch (e) {
+        for (const line of describeFailure(e, "rollout")) io.stderr(line);
+        return e instanceof InputError ? 2 : 1;
+    }
+}
+
+if (require.main === module) {
+    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
+        process.exitCode = code;
+    });
+}

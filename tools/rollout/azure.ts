@@ -1,0 +1,289 @@
+// The Azure calls the rollout and the health gate share: the scale set's model, its
+// instances with Application Health, the host pool's session hosts and user sessions, and
+// the writes (drain mode, messages, log off, manual upgrade, run command). Reads are list
+// calls, one per snapshot whatever the number of hosts, so calls grow with batches rather
+// than with hosts times polls.
+import type { HealthSignal, HostState } from "../../src/rollout/hosts";
+import type { ArmClient, LroPoller } from "../azure/arm";
+import { sameResourceId, type ResourceId } from "../azure/ids";
+import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
+import type { Targets } from "./env";
+
+export const COMPUTE_API_VERSION = "2024-11-01";
+export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
+
+export interface ScaleSetModel {
+    name: string;
+    capacity?: number;
+    imageReferenceId?: string;
+    /** Marketplace reference, for messages when the model does not use a gallery image. */
+    imageReferenceText: string;
+    upgradeMode?: string;
+    maxBatchInstancePercent?: number;
+}
+
+export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<ScaleSetModel> {
+    const body = await arm.get(vmss.id, { apiVersion: COMPUTE_API_VERSION });
+    const ref = optionalRecord(body, "properties.virtualMachineProfile.storageProfile.imageReference") ?? {};
+    const id = optionalString(ref, "id");
+    return {
+        name: optionalString(body, "name") ?? vmss.name,
+        capacity: optionalNumber(body, "sku.capacity"),
+        imageReferenceId: id,
+        imageReferenceText: id ?? ([ref.publisher, ref.offer, ref.sku, ref.version].filter((x) => typeof x === "string").join(":") || "no image reference"),
+        upgradeMode: optionalString(body, "properties.upgradePolicy.mode"),
+        maxBatchInstancePercent: optionalNumber(body, "properties.upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent"),
+    };
+}
+
+/** Whether the scale set's model references the target version (or its definition, i.e. "latest"). */
+export function modelReferencesTarget(model: ScaleSetModel, t: Targets): boolean {
+    return model.imageReferenceId !== undefined && (sameResourceId(model.imageReferenceId, t.imageVersionId) || sameResourceId(model.imageReferenceId, t.imageDefinitionId));
+}
+
+export interface Instance {
+    instanceId: string;
+    /** VMSS VM resource id. */
+    id: string;
+    vmId?: string;
+    computerName?: string;
+    zone?: string;
+    latestModelApplied: boolean;
+    imageReferenceId?: string;
+    exactVersion?: string;
+    provisioningState?: string;
+    health: HealthSignal;
+    /** Time of the last finished operation on the instance (its ProvisioningState status), ms. */
+    lastOperationTime?: number;
+}
+
+const TERMINAL_PROVISIONING = new Set(["succeeded", "failed", "canceled"]);
+
+function healthOf(code: string | undefined): HealthSignal {
+    if (code === undefined) return "none";
+    const state = code.toLowerCase().replace(/^healthstate\//, "");
+    if (state === "healthy") return "healthy";
+    if (state === "unhealthy") return "unhealthy";
+    return "unknown";
+}
+
+function toInstance(item: unknown): Instance | undefined {
+    if (!isRecord(item)) return undefined;
+    const instanceId = optionalString(item, "instanceId");
+    const id = optionalString(item, "id");
+    if (instanceId === undefined || id === undefined) return undefined;
+    const statuses = optionalArray(item, "properties.instanceView.statuses") ?? [];
+    const provisioningStatus = statuses.filter(isRecord).find((s) => /^ProvisioningState\//i.test(optionalString(s, "code") ?? ""));
+    const time = provisioningStatus ? Date.parse(optionalString(provisioningStatus, "time") ?? "") : NaN;
+    const zones = optionalArray(item, "zones");
+    return {
+        instanceId,
+        id,
+        vmId: optionalString(item, "properties.vmId"),
+        computerName: optionalString(item, "properties.osProfile.computerName") ?? optionalString(item, "properties.instanceView.computerName"),
+        zone: zones && typeof zones[0] === "string" ? zones[0] : undefined,
+        latestModelApplied: at(item, "properties.latestModelApplied") === true,
+        imageReferenceId: optionalString(item, "properties.storageProfile.imageReference.id"),
+        exactVersion: optionalString(item, "properties.storageProfile.imageReference.exactVersion"),
+        provisioningState: optionalString(item, "properties.provisioningState"),
+        health: healthOf(optionalString(item, "properties.instanceView.vmHealth.status.code")),
+        lastOperationTime: Number.isNaN(time) ? undefined : time,
+    };
+}
+
+/** Every instance of the scale set with its instance view (Application Health), in one paged list. */
+export async function listInstances(arm: ArmClient, vmss: ResourceId): Promise<Instance[]> {
+    const items = await arm.list(`${vmss.id}/virtualMachines`, { apiVersion: COMPUTE_API_VERSION, query: { $expand: "instanceView" } });
+    return items.map(toInstance).filter((x): x is Instance => x !== undefined);
+}
+
+export interface SessionHost {
+    /** The session host name as used in its resource path (last segment of the id). */
+    name: string;
+    resourceId?: string;
+    virtualMachineId?: string;
+    status?: string;
+    allowNewSession: boolean;
+    sessions: number;
+}
+
+function lastSegment(id: string): string {
+    return decodeURIComponent(id.replace(/\/+$/, "").split("/").pop() ?? "");
+}
+
+export async function listSessionHosts(arm: ArmClient, hostPool: ResourceId): Promise<SessionHost[]> {
+    const items = await arm.list(`${hostPool.id}/sessionHosts`, { apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION });
+    const hosts: SessionHost[] = [];
+    for (const item of items) {
+        const id = optionalString(item, "id");
+        if (!id) continue;
+        hosts.push({
+            name: lastSegment(id),
+            resourceId: optionalString(item, "properties.resourceId"),
+            virtualMachineId: optionalString(item, "properties.virtualMachineId"),
+            status: optionalString(item, "properties.status"),
+            // Only an explicit false is drain mode.
+            allowNewSession: at(item, "properties.allowNewSession") !== false,
+            sessions: optionalNumber(item, "properties.sessions") ?? 0,
+        });
+    }
+    return hosts;
+}
+
+export interface UserSession {
+    sessionHostName: string;
+    /** The session id in its resource path. */
+    id: string;
+    userPrincipalName?: string;
+    state?: string;
+}
+
+/** Every user session in the host pool (one paged list for all hosts). */
+export async function listUserSessions(arm: ArmClient, hostPool: ResourceId): Promise<UserSession[]> {
+    const items = await arm.list(`${hostPool.id}/userSessions`, { apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION });
+    const sessions: UserSession[] = [];
+    for (const item of items) {
+        const id = optionalString(item, "id");
+        const m = id ? /\/sessionHosts\/([^/]+)\/userSessions\/([^/]+)$/i.exec(id) : null;
+        if (!m) continue;
+        sessions.push({
+            sessionHostName: decodeURIComponent(m[1]),
+            id: decodeURIComponent(m[2]),
+            userPrincipalName: optionalString(item, "properties.userPrincipalName"),
+            state: optionalString(item, "properties.sessionState"),
+        });
+    }
+    return sessions;
+}
+
+function sessionHostPath(hostPool: ResourceId, sessionHostName: string): string {
+    return `${hostPool.id}/sessionHosts/${encodeURIComponent(sessionHostName)}`;
+}
+
+/** Drain mode on (no new sessions) or off. */
+export async function setDrainMode(arm: ArmClient, hostPool: ResourceId, sessionHostName: string, drain: boolean): Promise<void> {
+    await arm.patch(sessionHostPath(hostPool, sessionHostName), {
+        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
+        body: { properties: { allowNewSession: !drain } },
+    });
+}
+
+/** Shows a message in the user's session; false when the session ended meanwhile (404). */
+export async function sendMessage(arm: ArmClient, hostPool: ResourceId, s: UserSession, title: string, body: string): Promise<boolean> {
+    const res = await arm.request("POST", `${sessionHostPath(hostPool, s.sessionHostName)}/userSessions/${encodeURIComponent(s.id)}/sendMessage`, {
+        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
+        body: { messageTitle: title, messageBody: body },
+        acceptStatuses: [404],
+    });
+    return res.status !== 404;
+}
+
+/** Signs a user out (DELETE userSession with force=true); a session already gone is fine. */
+export async function logOff(arm: ArmClient, hostPool: ResourceId, s: UserSession): Promise<void> {
+    await arm.request("DELETE", `${sessionHostPath(hostPool, s.sessionHostName)}/userSessions/${encodeURIComponent(s.id)}`, {
+        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
+        query: { force: true },
+        acceptStatuses: [404],
+    });
+}
+
+/** Brings instances to the scale set's latest model (for a new image: a reimage) and waits for Azure to finish. */
+export async function manualUpgrade(arm: ArmClient, vmss: ResourceId, instanceIds: string[], pollMs: number, timeoutMs: number): Promise<void> {
+    await arm.lro("POST", `${vmss.id}/manualupgrade`, { apiVersion: COMPUTE_API_VERSION, body: { instanceIds }, pollIntervalMs: pollMs, timeoutMs });
+}
+
+export interface RollingUpgradeStatus {
+    code?: string;
+    startTime?: string;
+    progress: { successful: number; failed: number; inProgress: number; pending: number };
+    error?: string;
+}
+
+/** The scale set's latest rolling upgrade, or undefined when Azure has none. */
+export async function latestRollingUpgrade(arm: ArmClient, vmss: ResourceId): Promise<RollingUpgradeStatus | undefined> {
+    const body = await arm.tryGet(`${vmss.id}/rollingUpgrades/latest`, { apiVersion: COMPUTE_API_VERSION });
+    if (body === undefined) return undefined;
+    const code = optionalString(body, "properties.error.code");
+    const message = optionalString(body, "properties.error.message");
+    return {
+        code: optionalString(body, "properties.runningStatus.code"),
+        startTime: optionalString(body, "properties.runningStatus.startTime"),
+        progress: {
+            successful: optionalNumber(body, "properties.progress.successfulInstanceCount") ?? 0,
+            failed: optionalNumber(body, "properties.progress.failedInstanceCount") ?? 0,
+            inProgress: optionalNumber(body, "properties.progress.inProgressInstanceCount") ?? 0,
+            pending: optionalNumber(body, "properties.progress.pendingInstanceCount") ?? 0,
+        },
+        error: code || message ? [code, message].filter(Boolean).join(": ") : undefined,
+    };
+}
+
+/** Starts RunPowerShellScript on one instance; poll the returned operation for its output. */
+export async function beginRunCommand(arm: ArmClient, vmss: ResourceId, instanceId: string, script: string[], parameters: Record<string, string>): Promise<LroPoller> {
+    return arm.begin("POST", `${vmss.id}/virtualMachines/${encodeURIComponent(instanceId)}/runCommand`, {
+        apiVersion: COMPUTE_API_VERSION,
+        body: { commandId: "RunPowerShellScript", script, parameters: Object.entries(parameters).map(([name, v]) => ({ name, value: v })) },
+    });
+}
+
+/** stdout and stderr of a finished run command (value[] with ComponentStatus/StdOut and StdErr). */
+export function runCommandOutput(result: unknown): { stdout: string; stderr: string } {
+    const value = optionalArray(result, "value") ?? [];
+    const pick = (kind: string) =>
+        value
+            .filter(isRecord)
+            .filter((v) => new RegExp(`/${kind}/`, "i").test(optionalString(v, "code") ?? ""))
+            .map((v) => optionalString(v, "message") ?? "")
+            .join("\n");
+    return { stdout: pick("StdOut"), stderr: pick("StdErr") };
+}
+
+export interface Host extends HostState {
+    instance: Instance;
+    sessionHost?: SessionHost;
+}
+
+function versionOf(instance: Instance): string | undefined {
+    if (instance.exactVersion) return instance.exactVersion;
+    const id = instance.imageReferenceId;
+    const m = id ? /\/versions\/([^/]+)$/i.exec(id) : null;
+    return m ? m[1] : undefined;
+}
+
+/**
+ * Joins instances with their session hosts: by the session host's resourceId (the VMSS VM
+ * id), else by the VM id, else by computer name (the session host name's first label).
+ */
+export function joinHosts(instances: readonly Instance[], sessionHosts: readonly SessionHost[], t: Targets): Host[] {
+    return instances.map((instance) => {
+        const sh =
+            sessionHosts.find((s) => s.resourceId !== undefined && sameResourceId(s.resourceId, instance.id)) ??
+            sessionHosts.find((s) => s.virtualMachineId !== undefined && instance.vmId !== undefined && s.virtualMachineId.toLowerCase() === instance.vmId.toLowerCase()) ??
+            sessionHosts.find((s) => instance.computerName !== undefined && s.name.split(".")[0].toLowerCase() === instance.computerName.toLowerCase());
+        const runsTarget =
+            instance.imageReferenceId !== undefined &&
+            (sameResourceId(instance.imageReferenceId, t.imageVersionId) || (sameResourceId(instance.imageReferenceId, t.imageDefinitionId) && instance.exactVersion === t.imageVersion));
+        return {
+            instanceId: instance.instanceId,
+            name: instance.computerName ?? sh?.name ?? `instance ${instance.instanceId}`,
+            zone: instance.zone,
+            sessionHostName: sh?.name,
+            imageVersion: versionOf(instance),
+            onTarget: instance.latestModelApplied && runsTarget,
+            busy: instance.provisioningState !== undefined && !TERMINAL_PROVISIONING.has(instance.provisioningState.toLowerCase()),
+            health: instance.health,
+            avdStatus: sh?.status,
+            draining: sh ? !sh.allowNewSession : false,
+            sessions: sh?.sessions ?? 0,
+            instance,
+            sessionHost: sh,
+        };
+    });
+}
+
+/** One snapshot of the ring: two list calls. */
+export async function readHosts(arm: ArmClient, t: Targets): Promise<Host[]> {
+    const instances = await listInstances(arm, t.vmss);
+    const sessionHosts = await listSessionHosts(arm, t.hostPool);
+    return joinHosts(instances, sessionHosts, t);
+}
