@@ -335,6 +335,18 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         assert.equal(w.fake.requestsMatching("POST", /\/manualupgrade$/).length, 4, "only the first run upgraded (one host per batch)");
     });
 
+    it("leaves hosts on the target image alone when only other model settings changed (a renewed registration token)", async () => {
+        w = await world(4);
+        assert.equal((await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" })).code, 0);
+        w.compute.touchModel(VMSS);
+        const drainsBefore = w.dv.drainChanges.length;
+        const again = await rollout(w);
+        assert.equal(again.code, 0);
+        assert.equal(again.result?.instancesUpgraded, 0);
+        assert.equal(again.result?.instancesAlreadyCurrent, 4);
+        assert.equal(w.dv.drainChanges.length, drainsBefore, "nobody was drained");
+    });
+
     it("refuses to run before the scale set's model references the target version", async () => {
         w = await world(3);
         w.compute.setModelImage(VMSS, OLD);

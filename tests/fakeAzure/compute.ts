@@ -94,6 +94,8 @@ interface InstanceState {
     computerName: string;
     zone?: string;
     imageReferenceId: string;
+    /** The scale-set model generation the instance last applied (image or any other setting). */
+    modelGeneration: number;
     seedHealth: HealthCode;
     /** Set while an upgrade/reimage runs. */
     operation?: { endsAt: number; image: string; kind: "upgrade" | "reimage" };
@@ -124,6 +126,8 @@ interface ScaleSetState {
     location: string;
     vmSize: string;
     imageReferenceId: string;
+    /** Bumped by any model change; instances that have not applied it are not on the latest model. */
+    modelGeneration: number;
     etag: number;
     upgradeMode: UpgradeMode;
     policy: RollingUpgradePolicySeed;
@@ -274,6 +278,7 @@ export class ComputeModule implements ResourceProviderModule {
             location: seed.location ?? "westeurope",
             vmSize: seed.vmSize ?? "Standard_D8s_v5",
             imageReferenceId: seed.imageReferenceId,
+            modelGeneration: 1,
             etag: 1,
             upgradeMode: seed.upgradeMode ?? "Manual",
             policy: { ...DEFAULT_POLICY, ...seed.rollingUpgradePolicy },
@@ -290,6 +295,7 @@ export class ComputeModule implements ResourceProviderModule {
                 computerName: computerNameFor(prefix, instanceId),
                 zone: o.zone ?? (seed.zones?.length ? seed.zones[i % seed.zones.length] : undefined),
                 imageReferenceId: image,
+                modelGeneration: 1,
                 seedHealth: o.health ?? "healthy",
                 lastOperationAt: Date.UTC(2025, 11, 1),
                 upgrades: 0,
@@ -305,6 +311,13 @@ export class ComputeModule implements ResourceProviderModule {
         const s = this.scaleSet(scaleSetId);
         this.settle(this.now());
         this.applyModelImage(s, imageReferenceId, this.now());
+    }
+
+    /** A model change that leaves the image alone, such as a renewed registration token in an extension's protected settings. */
+    touchModel(scaleSetId: string): void {
+        const s = this.scaleSet(scaleSetId);
+        s.modelGeneration += 1;
+        s.etag += 1;
     }
 
     scenario(scaleSetId: string, instanceId: string, scenario: InstanceScenario): void {
@@ -421,9 +434,9 @@ export class ComputeModule implements ResourceProviderModule {
         return (inst.scenario.healthAfterSeconds ?? this.healthAfterSeconds) * 1000;
     }
 
-    /** Azure compares the instance's model with the scale set's; the image is the only part the fake models. */
+    /** Azure compares the instance's model with the scale set's: the image and every other setting. */
     private latest(s: ScaleSetState, inst: InstanceState): boolean {
-        return !inst.operation && lower(inst.imageReferenceId) === lower(s.imageReferenceId);
+        return !inst.operation && lower(inst.imageReferenceId) === lower(s.imageReferenceId) && inst.modelGeneration === s.modelGeneration;
     }
 
     private health(inst: InstanceState, now: number): HealthCode {
@@ -435,6 +448,7 @@ export class ComputeModule implements ResourceProviderModule {
 
     private beginOperation(s: ScaleSetState, inst: InstanceState, kind: "upgrade" | "reimage", now: number): void {
         inst.operation = { endsAt: now + this.upgradeMs(inst), image: kind === "upgrade" ? s.imageReferenceId : inst.imageReferenceId, kind };
+        if (kind === "upgrade") inst.modelGeneration = s.modelGeneration;
         if (kind === "upgrade") inst.upgrades += 1;
         else inst.reimages += 1;
         for (const l of this.reimageListeners) l(s.id, inst.instanceId, "begin", now);
@@ -453,6 +467,7 @@ export class ComputeModule implements ResourceProviderModule {
     private applyModelImage(s: ScaleSetState, imageReferenceId: string, now: number): void {
         if (lower(imageReferenceId) === lower(s.imageReferenceId)) return;
         s.imageReferenceId = imageReferenceId;
+        s.modelGeneration += 1;
         s.etag += 1;
         if (s.upgradeMode === "Automatic") {
             for (const inst of s.instances.values()) if (!inst.operation) this.beginOperation(s, inst, "upgrade", now);

@@ -269,7 +269,9 @@ export function joinHosts(instances: readonly Instance[], sessionHosts: readonly
             zone: instance.zone,
             sessionHostName: sh?.name,
             imageVersion: versionOf(instance),
-            onTarget: instance.latestModelApplied && runsTarget,
+            // The image decides, not latestModelApplied: a renewed registration token also changes the
+            // model, and that alone must never drain users off a host that already runs the target.
+            onTarget: runsTarget,
             busy: instance.provisioningState !== undefined && !TERMINAL_PROVISIONING.has(instance.provisioningState.toLowerCase()),
             health: instance.health,
             avdStatus: sh?.status,
