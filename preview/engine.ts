@@ -18,6 +18,11 @@ export interface RecordedResource {
     custom: boolean;
     /** Inputs exactly as registered; secret values replaced by "[secret]". */
     inputs: Record<string, unknown>;
+    /** What the (simulated) provider returned: inputs plus computed properties, secrets masked. */
+    outputs: Record<string, unknown>;
+    /** URNs this resource depends on, overall and per input property, as the engine sends them to analyzers. */
+    dependencies: string[];
+    propertyDependencies: Record<string, string[]>;
     id?: string;
 }
 
@@ -56,6 +61,8 @@ interface RegisterRequest {
     getParent(): string;
     getCustom(): boolean;
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getDependenciesList(): string[];
+    getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
 }
 
 /** The SDK's MockMonitor, additionally recording parents and secret-masked inputs. */
@@ -65,15 +72,27 @@ class RecordingMonitor extends MockMonitor {
     async registerResource(req: RegisterRequest, callback: (err: unknown, resp: unknown) => void): Promise<void> {
         await super.registerResource(req, (err: unknown, resp: unknown) => {
             if (!err && resp) {
-                const urn = (resp as { getUrn(): string }).getUrn();
-                const id = (resp as { getId(): string }).getId();
+                const response = resp as { getUrn(): string; getId(): string; getObject(): { toJavaScript(): Record<string, unknown> } | undefined };
+                const urn = response.getUrn();
+                const id = response.getId();
+                const propertyDependencies: Record<string, string[]> = {};
+                req.getPropertydependenciesMap().forEach((deps, key) => (propertyDependencies[key] = deps.getUrnsList()));
+                const inputs = maskSecrets(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+                // The simulated state is the inputs plus computed properties. Serialising it marks a whole
+                // property secret when anything inside is, so take the finely-masked inputs and add only
+                // what the provider computed.
+                const state = maskSecrets(response.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
+                const computed = Object.fromEntries(Object.entries(state).filter(([k]) => !(k in inputs)));
                 this.recorded.push({
                     urn,
                     type: req.getType(),
                     name: req.getName(),
                     parent: req.getParent() || undefined,
                     custom: req.getCustom(),
-                    inputs: maskSecrets(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    inputs,
+                    outputs: { ...inputs, ...computed },
+                    dependencies: req.getDependenciesList(),
+                    propertyDependencies,
                     id: id || undefined,
                 });
             }

@@ -1,0 +1,225 @@
+// `npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown]
+//                    [--policy-pack-config <file>]`
+// Evaluates the real program per ring under the SDK's mock engine, resolves StackReferences by
+// evaluating the upstream rings the same way, runs the real policy pack through its analyzer
+// interface, and prints the plan.
+// Exit codes: 0 no mandatory violation; 1 mandatory violation or refused promotion; 2 bad config,
+// bad arguments or program error (one message, no stack trace).
+import { readdirSync } from "node:fs";
+import * as semver from "semver";
+import { ConfigError } from "../src/config/reader";
+import { PromotionRefusedError } from "../src/promotion/gate";
+import { EvaluationError, evaluate } from "./engine";
+import { renderMarkdown, renderText, toJson, type StackReport } from "./render";
+import { readStackConfig, type StackConfig } from "./stackConfig";
+import { simulatedCommandStdout } from "./commands";
+import program = require("../index");
+import { PolicyConfigError, startPolicyPack, type PolicyPackHandle } from "./policyRunner";
+
+export const OFFLINE_SUBSCRIPTION_ID = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
+export const OFFLINE_TENANT_ID = "72f988bf-0000-4000-a000-000000000000";
+
+type Format = "text" | "json" | "markdown";
+
+export interface PreviewOptions {
+    stacks: string[];
+    format: Format;
+    policyPackConfig?: string;
+    /** Project directory (where Pulumi.yaml lives). */
+    dir: string;
+    /** Skip the policy pack (used by benchmarks to measure the program alone). */
+    policies?: boolean;
+}
+
+const USAGE = "usage: npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown] [--policy-pack-config <file>]";
+
+class UsageError extends Error {}
+
+export function parseArgs(argv: string[], dir: string): PreviewOptions {
+    const opts: PreviewOptions = { stacks: [], format: "text", dir, policies: true };
+    for (let i = 0; i < argv.length; i++) {
+        const arg = argv[i];
+        const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
+        const value = (): string => {
+            const v = inline ?? argv[++i];
+            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+            return v;
+        };
+        switch (flag) {
+            case "--stack":
+            case "-s":
+                opts.stacks.push(...value().split(",").map((s) => s.trim()).filter(Boolean));
+                break;
+            case "--json":
+                opts.format = "json";
+                break;
+            case "--format": {
+                const f = value();
+                if (f !== "text" && f !== "json" && f !== "markdown") throw new UsageError(`--format must be text, json or markdown, got "${f}"\n${USAGE}`);
+                opts.format = f;
+                break;
+            }
+            case "--policy-pack-config":
+                opts.policyPackConfig = value();
+                break;
+            case "--help":
+            case "-h":
+                throw new UsageError(USAGE);
+            default:
+                throw new UsageError(`unknown argument "${arg}"\n${USAGE}`);
+        }
+    }
+    if (opts.stacks.length === 0) throw new UsageError(`--stack is required\n${USAGE}`);
+    return opts;
+}
+
+const PROMOTE_KEY = "avd-image-rings:promoteFrom";
+const VERSION_KEY = "avd-image-rings:imageVersion";
+
+/**
+ * Offline there is no gallery to ask, so it is taken to hold the build ring's version and every
+ * older version some ring's stack file pins (those rings moved onto them when they were current).
+ */
+export function offlineGalleryVersions(configs: StackConfig[]): string[] {
+    const pinned = configs.map((c) => c.config[VERSION_KEY]).filter((v): v is string => typeof v === "string" && semver.valid(v) !== null);
+    const built = configs.filter((c) => !c.config[PROMOTE_KEY]).map((c) => c.config[VERSION_KEY]).filter((v) => semver.valid(v) !== null);
+    if (built.length === 0) return [];
+    const newest = built.sort(semver.rcompare)[0];
+    return [...new Set(pinned.filter((v) => semver.lte(v, newest)))].sort(semver.compare);
+}
+
+function readAllStackConfigs(dir: string): StackConfig[] {
+    return readdirSync(dir)
+        .map((f) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .flatMap((stack) => {
+            try {
+                return [readStackConfig(dir, stack)];
+            } catch {
+                // A broken stack file is reported when (and only when) that stack is previewed.
+                return [];
+            }
+        });
+}
+
+function classify(err: unknown): NonNullable<StackReport["error"]> {
+    const cause = err instanceof EvaluationError ? err.cause : err;
+    const message = cause instanceof Error ? cause.message : String(cause);
+    if (cause instanceof PromotionRefusedError || (cause instanceof Error && cause.name === "PromotionRefusedError")) return { kind: "promotion", message };
+    if (cause instanceof ConfigError || cause instanceof PolicyConfigError || (cause instanceof Error && cause.name === "ConfigError")) {
+        return { kind: "config", message };
+    }
+    return { kind: "program", message };
+}
+
+export interface PreviewResult {
+    reports: StackReport[];
+    exitCode: number;
+}
+
+export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
+    // Start the policy pack first: its start-up overlaps with evaluating the program.
+    const pack: PolicyPackHandle | undefined = opts.policies === false ? undefined : startPolicyPack();
+    try {
+        const all = readAllStackConfigs(opts.dir);
+        const galleryVersions = offlineGalleryVersions(all);
+        const evaluated = new Map<string, StackReport>();
+        const inProgress = new Set<string>();
+
+        const evaluateStack = async (stack: string): Promise<StackReport> => {
+            const done = evaluated.get(stack);
+            if (done) return done;
+            if (inProgress.has(stack)) {
+                throw new ConfigError(`Pulumi.${stack}.yaml: ${PROMOTE_KEY} forms a cycle (${[...inProgress, stack].join(" -> ")})`);
+            }
+            inProgress.add(stack);
+            const report: StackReport = { stack, resources: [], outputs: {}, violations: [] };
+            try {
+                const cfg = readStackConfig(opts.dir, stack);
+                const promoteFrom = cfg.config[PROMOTE_KEY];
+                if (promoteFrom) {
+                    const [, project, upstreamStack] = promoteFrom.split("/");
+                    if (project === cfg.project && upstreamStack) {
+                        const upstream = await evaluateStack(upstreamStack);
+                        if (upstream.error) {
+                            throw new ConfigError(
+                                `Pulumi.${stack}.yaml: ${PROMOTE_KEY} ${promoteFrom} cannot be resolved offline: that ring failed (${upstream.error.message})`,
+                            );
+                        }
+                    }
+                }
+                const result = await evaluate({
+                    project: cfg.project,
+                    stack,
+                    config: cfg.config,
+                    secretKeys: cfg.secretKeys,
+                    program,
+                    simulation: {
+                        subscriptionId: OFFLINE_SUBSCRIPTION_ID,
+                        tenantId: OFFLINE_TENANT_ID,
+                        stackOutputs: (name) => {
+                            const [, project, upstreamStack] = name.split("/");
+                            return project === cfg.project ? evaluated.get(upstreamStack ?? "")?.outputs : undefined;
+                        },
+                        commandStdout: (args) => simulatedCommandStdout(args, galleryVersions),
+                    },
+                });
+                report.resources = result.resources;
+                report.outputs = result.outputs;
+                if (pack) report.violations = await pack.analyze(result.resources, { stack, config: opts.policyPackConfig });
+            } catch (err) {
+                report.error = classify(err);
+            }
+            inProgress.delete(stack);
+            evaluated.set(stack, report);
+            return report;
+        };
+
+        const reports: StackReport[] = [];
+        for (const stack of opts.stacks) reports.push(await evaluateStack(stack));
+        return { reports, exitCode: exitCodeFor(reports) };
+    } finally {
+        await pack?.close();
+    }
+}
+
+export function exitCodeFor(reports: StackReport[]): number {
+    if (reports.some((r) => r.error && r.error.kind !== "promotion")) return 2;
+    if (reports.some((r) => r.error?.kind === "promotion" || r.violations.some((v) => v.enforcementLevel === "mandatory"))) return 1;
+    return 0;
+}
+
+export function render(reports: StackReport[], format: Format): string {
+    if (format === "json") return JSON.stringify(reports.length === 1 ? toJson(reports[0]) : reports.map(toJson), null, 2) + "\n";
+    if (format === "markdown") return renderMarkdown(reports);
+    return reports.map(renderText).join("\n\n") + "\n";
+}
+
+async function main(): Promise<number> {
+    let opts: PreviewOptions;
+    try {
+        opts = parseArgs(process.argv.slice(2), process.cwd());
+    } catch (err) {
+        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        return 2;
+    }
+    try {
+        const { reports, exitCode } = await runPreview(opts);
+        process.stdout.write(render(reports, opts.format));
+        for (const r of reports) if (r.error && opts.format !== "text") process.stderr.write(`${r.stack}: ${r.error.message}\n`);
+        return exitCode;
+    } catch (err) {
+        process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        return 2;
+    }
+}
+
+if (require.main === module) {
+    main().then(
+        (code) => process.exit(code),
+        (err: unknown) => {
+            process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.exit(2);
+        },
+    );
+}
