@@ -46,6 +46,8 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
     readonly buildCommandPowershell: pulumi.Output<string>;
     /** Versions published in the image definition, ascending, as the build tool reported them. */
     readonly publishedImageVersions: pulumi.Output<string[]>;
+    /** The version id once the build has published it: consumers that need the image to exist use this. */
+    readonly builtImageVersionId: pulumi.Output<string>;
 
     constructor(name: string, args: GoldenImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
         super("avd-image-rings:image:GoldenImageBuild", name, {}, opts);
@@ -154,7 +156,9 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
         this.identityId = identity.id;
         this.buildCommandCli = pulumi.interpolate`az image builder run --resource-group ${args.resourceGroupName} --name ${templateName}`;
         this.buildCommandPowershell = pulumi.interpolate`Start-AzImageBuilderTemplate -ResourceGroupName ${args.resourceGroupName} -Name ${templateName}`;
-        this.publishedImageVersions = run.stdout.apply((stdout) => checkBuildResult(parseBuildResult(stdout), imageVersion).publishedImageVersions);
+        const result = run.stdout.apply((stdout) => checkBuildResult(parseBuildResult(stdout), imageVersion));
+        this.publishedImageVersions = result.publishedImageVersions;
+        this.builtImageVersionId = pulumi.all([result, imageVersionId]).apply(([, id]) => id);
         this.registerOutputs({
             imageVersionId: this.imageVersionId,
             galleryImageVersionId: this.galleryImageVersionId,
@@ -164,6 +168,7 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
             buildCommandCli: this.buildCommandCli,
             buildCommandPowershell: this.buildCommandPowershell,
             publishedImageVersions: this.publishedImageVersions,
+            builtImageVersionId: this.builtImageVersionId,
         });
     }
 

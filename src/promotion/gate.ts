@@ -69,3 +69,24 @@ export function requirePromotable(ring: { stack: string; stackFile: string }, re
     if (!decision.allowed) throw new PromotionRefusedError(decision.reason);
     return decision.kind;
 }
+
+/** The image a promoted ring runs, addressed in the upstream ring's gallery. */
+export interface RingImage {
+    galleryId: pulumi.Input<string>;
+    galleryName: pulumi.Input<string>;
+    imageDefinitionId: pulumi.Input<string>;
+    latestImageReference: pulumi.Input<string>;
+    imageVersionId: pulumi.Input<string>;
+    publishedImageVersions: pulumi.Input<string[]>;
+}
+
+export function upstreamImage(upstream: UpstreamRing, imageVersion: string): RingImage {
+    return {
+        galleryId: upstream.galleryId,
+        galleryName: upstream.galleryName,
+        imageDefinitionId: upstream.imageDefinitionId,
+        latestImageReference: `${upstream.imageDefinitionId}/versions/latest`,
+        imageVersionId: `${upstream.imageDefinitionId}/versions/${imageVersion}`,
+        publishedImageVersions: upstream.publishedImageVersions,
+    };
+}
