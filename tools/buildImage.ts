@@ -7,9 +7,11 @@
 // credentials as in tools/azure/credentials.ts. Progress goes to stderr; on success the last
 // line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
 import * as semver from "semver";
-import { ArmClient, ArmError, LroFailedError, type LroPoller } from "./azure/arm";
+import type { BuildResult } from "../src/aib/buildResult";
+import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
+import { describeAzureFailure, runAsScript, type Io, type ToolOptions } from "./azure/cli";
 import { formatDuration, type Clock } from "./azure/clock";
-import { CredentialError, STORAGE_SCOPE, type TokenProvider } from "./azure/credentials";
+import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
 
@@ -25,27 +27,13 @@ export const LOG_TAIL_LINES = 40;
 const LOG_TAIL_BYTES = 256 * 1024;
 const CONTENT_HASH_TAG = "ContentHash";
 
-export interface BuildResult {
-    imageVersion: string;
-    imageVersionId: string;
-    runState: string;
-    reusedExistingVersion: boolean;
-    publishedImageVersions: string[];
-}
+export type { BuildResult };
+export type { Io };
 
-export interface Io {
-    stdout(line: string): void;
-    stderr(line: string): void;
-}
-
-export interface MainOptions {
-    clock?: Clock;
-    tokenProvider?: TokenProvider;
-    fetch?: typeof fetch;
+export interface MainOptions extends ToolOptions {
     graceMinutes?: number;
     /** How long to wait for a cancel to take effect after a timeout. */
     cancelWaitMinutes?: number;
-    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
 }
 
 export interface BuildInputs {
@@ -573,24 +561,11 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
 
 function describeFailure(e: unknown): string[] {
     if (e instanceof BuildFailure) return [`Error: ${e.message}`, ...e.details];
-    if (e instanceof CredentialError) return [`Error: ${e.message}.`];
-    if (e instanceof LroFailedError) return [`Error: an Azure operation failed: ${e.message}.`];
-    if (e instanceof ArmError) {
-        const hint =
-            e.status === 401
-                ? ' Sign in again ("az login") or refresh AVD_ARM_ACCESS_TOKEN.'
-                : e.status === 403
-                  ? " The signed-in identity lacks permission for this call; it needs Contributor on the image template's and the gallery's resource groups."
-                  : e.status === 429 || e.status >= 500
-                    ? " Azure kept refusing the request after several attempts; run the deployment again later."
-                    : "";
-        return [`Error: an Azure call failed: ${e.message}.${hint}`];
-    }
-    return [`Error: the image build trigger failed unexpectedly: ${e instanceof Error ? e.message : String(e)}.`];
-}
-
-if (require.main === module) {
-    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
-        process.exitCode = code;
+    return describeAzureFailure(e, {
+        tool: "image build trigger",
+        permissions: "it needs Contributor on the image template's and the gallery's resource groups",
+        retryLater: "run the deployment again later",
     });
 }
+
+if (require.main === module) runAsScript(main);

@@ -10,8 +10,7 @@
 // Progress goes to stderr; on success the last stdout line is one JSON object (GateResult).
 // Exit 0 = validated, 1 = failed (per-host table on stderr), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import type { Clock } from "./azure/clock";
-import type { TokenProvider } from "./azure/credentials";
+import { runAsScript, type ToolOptions } from "./azure/cli";
 import { InputError, readGateInputs } from "./rollout/env";
 import { describeFailure } from "./rollout/failure";
 import { HealthGate } from "./rollout/healthGateRunner";
@@ -19,12 +18,7 @@ import type { Io } from "./rollout/report";
 
 export type { GateResult } from "./rollout/healthGateRunner";
 
-export interface MainOptions {
-    clock?: Clock;
-    tokenProvider?: TokenProvider;
-    fetch?: typeof fetch;
-    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
-}
+export type MainOptions = ToolOptions;
 
 /** Runs the gate; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
@@ -40,8 +34,4 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     }
 }
 
-if (require.main === module) {
-    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
-        process.exitCode = code;
-    });
-}
+if (require.main === module) runAsScript(main);

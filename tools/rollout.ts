@@ -12,8 +12,7 @@
 // Exit 0 = every host on the target version, 1 = stopped or failed (report on stderr),
 // 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import type { Clock } from "./azure/clock";
-import type { TokenProvider } from "./azure/credentials";
+import { runAsScript, type ToolOptions } from "./azure/cli";
 import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import type { Io } from "./rollout/report";
@@ -21,12 +20,7 @@ import { Rollout } from "./rollout/rolloutRunner";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
-export interface MainOptions {
-    clock?: Clock;
-    tokenProvider?: TokenProvider;
-    fetch?: typeof fetch;
-    retry?: { maxAttempts?: number; initialBackoffMs?: number; maxBackoffMs?: number };
-}
+export type MainOptions = ToolOptions;
 
 /** Runs the rollout; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
@@ -42,8 +36,4 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     }
 }
 
-if (require.main === module) {
-    main(process.env, { stdout: (l) => process.stdout.write(`${l}\n`), stderr: (l) => process.stderr.write(`${l}\n`) }).then((code) => {
-        process.exitCode = code;
-    });
-}
+if (require.main === module) runAsScript(main);

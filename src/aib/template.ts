@@ -1,7 +1,7 @@
 // The Image Builder template as plain data, and the names and hashes derived from it.
 //
 // Image Builder cannot update a template in place (a PUT on an existing template is refused, even
-// for a tag change), so a template is never changed: any change gives it a new name, Pulumi
+// for a tag change), so a template is never changed: every change gives it a new name, Pulumi
 // creates the new template and then deletes the old one. Nothing here reads the clock, so the
 // same configuration always yields the same template and `pulumi up` shows no diff.
 import { createHash } from "node:crypto";

@@ -1,11 +1,9 @@
 // Progress lines and failure tables for the rollout and the health gate: one stderr line
 // per state change, prefixed with the elapsed time, and a per-host table when they stop.
+import type { Io } from "../azure/cli";
 import { formatDuration, type Clock } from "../azure/clock";
 
-export interface Io {
-    stdout(line: string): void;
-    stderr(line: string): void;
-}
+export type { Io } from "../azure/cli";
 
 export class Progress {
     private readonly start: number;
