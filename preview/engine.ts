@@ -65,6 +65,15 @@ interface RegisterRequest {
     getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
 }
 
+interface ReadRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getId(): string;
+    getProperties(): { toJavaScript(): Record<string, unknown> } | undefined;
+    getDependenciesList(): string[];
+}
+
 /** The SDK's MockMonitor, additionally recording parents and secret-masked inputs. */
 class RecordingMonitor extends MockMonitor {
     readonly recorded: RecordedResource[] = [];
@@ -94,6 +103,29 @@ class RecordingMonitor extends MockMonitor {
                     dependencies: req.getDependenciesList(),
                     propertyDependencies,
                     id: id || undefined,
+                });
+            }
+            callback(err, resp);
+        });
+    }
+
+    /** Reads (StackReferences) show in the plan as `read`, as in `pulumi preview`. */
+    async readResource(req: ReadRequest, callback: (err: unknown, resp: unknown) => void): Promise<void> {
+        await super.readResource(req, (err: unknown, resp: unknown) => {
+            if (!err && resp) {
+                const response = resp as { getUrn(): string; getProperties(): { toJavaScript(): Record<string, unknown> } | undefined };
+                const inputs = maskSecrets(req.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>;
+                this.recorded.push({
+                    urn: response.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    parent: req.getParent() || undefined,
+                    custom: true,
+                    inputs,
+                    outputs: maskSecrets(response.getProperties()?.toJavaScript() ?? {}) as Record<string, unknown>,
+                    dependencies: req.getDependenciesList(),
+                    propertyDependencies: {},
+                    id: req.getId() || undefined,
                 });
             }
             callback(err, resp);
