@@ -1,5 +1,5 @@
 // Runs the policy pack (policy/) over a stack's resources the way the Pulumi CLI does: the pack
-// runs as its own process (policy/index.ts under tsx, cwd policy/), serves the analyzer gRPC
+// runs as its own process (policy/index.ts through preview/loader.cjs, cwd policy/), serves the analyzer gRPC
 // interface of @pulumi/policy and prints its port; this module drives it with GetAnalyzerInfo,
 // ConfigureStack, Configure (the --policy-pack-config file, reconciled with the schema defaults
 // and validated like the CLI does), Analyze per resource and AnalyzeStack for the whole stack.
@@ -356,7 +356,7 @@ class PolicyPackProcess implements PolicyPackHandle {
     private readonly onParentExit = () => this.child.kill();
 
     constructor(private readonly packDir: string, startTimeoutMs: number) {
-        this.child = spawn(process.execPath, ["--require", require.resolve("tsx/cjs"), "index.ts"], {
+        this.child = spawn(process.execPath, ["--require", path.join(__dirname, "loader.cjs"), "index.ts"], {
             cwd: packDir,
             stdio: ["ignore", "pipe", "pipe"],
             env: process.env,

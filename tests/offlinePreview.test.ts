@@ -26,7 +26,8 @@ function setConfig(dir: string, stack: string, path: (string | number)[], value:
 
 function runCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(join(ROOT, "node_modules/.bin/tsx"), [join(ROOT, "preview/cli.ts"), ...args], { cwd }, (err, stdout, stderr) => {
+        // Exactly what `npm run preview` runs.
+        execFile(process.execPath, ["--require", join(ROOT, "preview/loader.cjs"), join(ROOT, "preview/cli.ts"), ...args], { cwd }, (err, stdout, stderr) => {
             resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
         });
     });

@@ -87,6 +87,11 @@ export function parentId(id: ResourceId): string {
     return id.id.split("/").slice(0, -2).join("/");
 }
 
+/** ARM ids compare case-insensitively and without a trailing slash. */
+export function normalizeResourceId(id: string): string {
+    return id.replace(/\/+$/, "").toLowerCase();
+}
+
 export function sameResourceId(a: string, b: string): boolean {
-    return a.replace(/\/+$/, "").toLowerCase() === b.replace(/\/+$/, "").toLowerCase();
+    return normalizeResourceId(a) === normalizeResourceId(b);
 }

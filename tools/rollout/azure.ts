@@ -5,7 +5,7 @@
 // than with hosts times polls.
 import type { HealthSignal, HostState } from "../../src/rollout/hosts";
 import type { ArmClient, LroPoller } from "../azure/arm";
-import { sameResourceId, type ResourceId } from "../azure/ids";
+import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/ids";
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
 import type { Targets } from "./env";
 
@@ -255,11 +255,20 @@ function versionOf(instance: Instance): string | undefined {
  * id), else by the VM id, else by computer name (the session host name's first label).
  */
 export function joinHosts(instances: readonly Instance[], sessionHosts: readonly SessionHost[], t: Targets): Host[] {
+    // Indexed once per snapshot: a linear search per instance is quadratic at a thousand hosts.
+    const byResourceId = new Map<string, SessionHost>();
+    const byVmId = new Map<string, SessionHost>();
+    const byComputerName = new Map<string, SessionHost>();
+    for (const s of sessionHosts) {
+        if (s.resourceId !== undefined) setOnce(byResourceId, normalizeResourceId(s.resourceId), s);
+        if (s.virtualMachineId !== undefined) setOnce(byVmId, s.virtualMachineId.toLowerCase(), s);
+        setOnce(byComputerName, s.name.split(".")[0].toLowerCase(), s);
+    }
     return instances.map((instance) => {
         const sh =
-            sessionHosts.find((s) => s.resourceId !== undefined && sameResourceId(s.resourceId, instance.id)) ??
-            sessionHosts.find((s) => s.virtualMachineId !== undefined && instance.vmId !== undefined && s.virtualMachineId.toLowerCase() === instance.vmId.toLowerCase()) ??
-            sessionHosts.find((s) => instance.computerName !== undefined && s.name.split(".")[0].toLowerCase() === instance.computerName.toLowerCase());
+            byResourceId.get(normalizeResourceId(instance.id)) ??
+            (instance.vmId !== undefined ? byVmId.get(instance.vmId.toLowerCase()) : undefined) ??
+            (instance.computerName !== undefined ? byComputerName.get(instance.computerName.toLowerCase()) : undefined);
         const runsTarget =
             instance.imageReferenceId !== undefined &&
             (sameResourceId(instance.imageReferenceId, t.imageVersionId) || (sameResourceId(instance.imageReferenceId, t.imageDefinitionId) && instance.exactVersion === t.imageVersion));
@@ -281,6 +290,11 @@ export function joinHosts(instances: readonly Instance[], sessionHosts: readonly
             sessionHost: sh,
         };
     });
+}
+
+/** First match wins, as a linear search would. */
+function setOnce<K, V>(map: Map<K, V>, key: K, value: V): void {
+    if (!map.has(key)) map.set(key, value);
 }
 
 /** One snapshot of the ring: two list calls. */
