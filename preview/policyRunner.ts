@@ -308,6 +308,13 @@ function toStruct(value: Record<string, unknown>): Struct {
     return Struct.fromJavaScript(value as Record<string, JavaScriptValue>);
 }
 
+/** Analyze calls in flight at once. */
+const ANALYZE_CONCURRENCY = 64;
+
+async function inBatches<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+    for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(work));
+}
+
 async function serialized(label: string, props: Record<string, unknown>): Promise<Struct> {
     return toStruct(await serializeProperties(label, props));
 }
@@ -475,40 +482,46 @@ class PolicyPackProcess implements PolicyPackHandle {
             }
         };
 
-        await Promise.all(
-            resources.map(async (r) => {
-                const req = new proto.AnalyzeRequest();
-                req.setUrn(r.urn);
-                req.setType(r.type);
-                req.setName(r.name);
-                req.setProperties(await serialized(r.urn, r.inputs));
-                req.setOptions(resourceOptions(r));
-                collect(await this.call(`Analyze(${r.urn})`, (cb) => client.analyze(req, cb)), r.urn);
-            }),
-        );
+        // One Struct per distinct property bag: inputs and outputs are often the same object.
+        const structs = new Map<Record<string, unknown>, Promise<Struct>>();
+        const structOf = (r: PolicyInputResource, props: Record<string, unknown>): Promise<Struct> => {
+            let struct = structs.get(props);
+            if (!struct) structs.set(props, (struct = serialized(r.urn, props)));
+            return struct;
+        };
+
+        // Bounded concurrency: thousands of calls in flight at once only add memory and GC pressure.
+        await inBatches(resources, ANALYZE_CONCURRENCY, async (r) => {
+            const req = new proto.AnalyzeRequest();
+            req.setUrn(r.urn);
+            req.setType(r.type);
+            req.setName(r.name);
+            req.setProperties(await structOf(r, r.inputs));
+            req.setOptions(resourceOptions(r));
+            collect(await this.call(`Analyze(${r.urn})`, (cb) => client.analyze(req, cb)), r.urn);
+        });
 
         const stackReq = new proto.AnalyzeStackRequest();
-        stackReq.setResourcesList(
-            await Promise.all(
-                resources.map(async (r) => {
-                    const res = new proto.AnalyzerResource();
-                    res.setUrn(r.urn);
-                    res.setType(r.type);
-                    res.setName(r.name);
-                    res.setProperties(await serialized(r.urn, r.outputs ?? r.inputs));
-                    res.setOptions(resourceOptions(r));
-                    if (r.parent) res.setParent(r.parent);
-                    res.setDependenciesList(r.dependencies ?? []);
-                    for (const [prop, urns] of Object.entries(r.propertyDependencies ?? {})) {
-                        if (urns.length === 0) continue;
-                        const deps = new proto.AnalyzerPropertyDependencies();
-                        deps.setUrnsList(urns);
-                        res.getPropertydependenciesMap().set(prop, deps);
-                    }
-                    return res;
-                }),
-            ),
-        );
+        const analyzerResources: proto.AnalyzerResource[] = [];
+        for (const r of resources) {
+            const res = new proto.AnalyzerResource();
+            res.setUrn(r.urn);
+            res.setType(r.type);
+            res.setName(r.name);
+            res.setProperties(await structOf(r, r.outputs ?? r.inputs));
+            res.setOptions(resourceOptions(r));
+            if (r.parent) res.setParent(r.parent);
+            res.setDependenciesList(r.dependencies ?? []);
+            for (const [prop, urns] of Object.entries(r.propertyDependencies ?? {})) {
+                if (urns.length === 0) continue;
+                const deps = new proto.AnalyzerPropertyDependencies();
+                deps.setUrnsList(urns);
+                res.getPropertydependenciesMap().set(prop, deps);
+            }
+            analyzerResources.push(res);
+        }
+        structs.clear();
+        stackReq.setResourcesList(analyzerResources);
         const stackUrn = resources.find((r) => r.type === "pulumi:pulumi:Stack")?.urn ?? "";
         collect(await this.call("AnalyzeStack", (cb) => client.analyzeStack(stackReq, cb)), stackUrn);
 

@@ -1,6 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { readConfig } from "../lib/config";
-import { IMAGE_TEMPLATE } from "../lib/types";
+import { IMAGE_TEMPLATE, forType } from "../lib/types";
 import { asNumber } from "../lib/values";
 
 interface Config {
@@ -26,13 +26,12 @@ export const aibBuildTimeout: ResourceValidationPolicy = {
             maxMinutes: { type: "integer", minimum: 1, maximum: 960, default: DEFAULTS.maxMinutes, description: "Longest acceptable build timeout." },
         },
     },
-    validateResource: (args, reportViolation) => {
-        if (args.type !== IMAGE_TEMPLATE) return;
+    validateResource: forType(IMAGE_TEMPLATE, (args, reportViolation) => {
         const { minMinutes, maxMinutes } = readConfig(args, DEFAULTS);
         const given = asNumber(args.props.buildTimeoutInMinutes);
         const minutes = given === undefined || given === 0 ? AIB_DEFAULT_MINUTES : given;
         const shown = given === undefined || given === 0 ? `${minutes} minutes (Image Builder's default)` : `${minutes} minutes`;
         if (minutes < minMinutes) reportViolation(`Image template "${args.name}" times out after ${shown}, below ${minMinutes}.`);
         if (minutes > maxMinutes) reportViolation(`Image template "${args.name}" times out after ${shown}, above ${maxMinutes}.`);
-    },
+    }),
 };

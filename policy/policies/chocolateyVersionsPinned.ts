@@ -1,7 +1,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { buildVmSteps, inlineLines } from "../lib/aib";
 import { stripComment } from "../lib/scriptScan";
-import { IMAGE_TEMPLATE } from "../lib/types";
+import { IMAGE_TEMPLATE, forType } from "../lib/types";
 import { excerpt } from "../lib/values";
 
 /**
@@ -48,8 +48,7 @@ export const chocolateyVersionsPinned: ResourceValidationPolicy = {
         "package change (seed: 'Document image versions' changelog lists exact app versions).",
     enforcementLevel: "advisory",
     remediationSteps: "Write chocolateyPackages as name@version (or add --version to the choco command).",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== IMAGE_TEMPLATE) return;
+    validateResource: forType(IMAGE_TEMPLATE, (args, reportViolation) => {
         for (const step of buildVmSteps(args.props)) {
             if (step.type !== "PowerShell") continue;
             for (const line of inlineLines(step)) {
@@ -61,5 +60,5 @@ export const chocolateyVersionsPinned: ResourceValidationPolicy = {
                 }
             }
         }
-    },
+    }),
 };

@@ -1,7 +1,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { scanTemplate } from "../lib/imageContents";
 import { AVD_AGENT_RULES } from "../lib/scriptScan";
-import { IMAGE_TEMPLATE } from "../lib/types";
+import { IMAGE_TEMPLATE, forType } from "../lib/types";
 import { excerpt } from "../lib/values";
 
 export const noAvdAgentInImage: ResourceValidationPolicy = {
@@ -16,10 +16,9 @@ export const noAvdAgentInImage: ResourceValidationPolicy = {
     remediationSteps:
         "Remove the step from image.customizations; the session-host scale set installs the agent at registration. " +
         "Checks for the agent's absence (Get-Service, Test-Path) are fine.",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== IMAGE_TEMPLATE) return;
+    validateResource: forType(IMAGE_TEMPLATE, (args, reportViolation) => {
         for (const f of scanTemplate(args.props, AVD_AGENT_RULES)) {
             reportViolation(`Image template "${args.name}" installs or stages ${f.indicator} in ${f.where}: ${excerpt(f.text)}`);
         }
-    },
+    }),
 };

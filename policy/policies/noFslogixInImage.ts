@@ -1,7 +1,7 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { scanTemplate } from "../lib/imageContents";
 import { FSLOGIX_RULES } from "../lib/scriptScan";
-import { IMAGE_TEMPLATE } from "../lib/types";
+import { IMAGE_TEMPLATE, forType } from "../lib/types";
 import { excerpt } from "../lib/values";
 
 export const noFslogixInImage: ResourceValidationPolicy = {
@@ -12,10 +12,9 @@ export const noFslogixInImage: ResourceValidationPolicy = {
         "(seed: 'FSLogix: prefer not to bake in, update separately'). Configuring the bundled FSLogix is fine.",
     enforcementLevel: "advisory",
     remediationSteps: "Update FSLogix on the hosts (or with its own pipeline) instead of in the image build.",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== IMAGE_TEMPLATE) return;
+    validateResource: forType(IMAGE_TEMPLATE, (args, reportViolation) => {
         for (const f of scanTemplate(args.props, FSLOGIX_RULES)) {
             reportViolation(`Image template "${args.name}" installs ${f.indicator} in ${f.where}: ${excerpt(f.text)}`);
         }
-    },
+    }),
 };

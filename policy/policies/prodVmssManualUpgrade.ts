@@ -2,7 +2,7 @@ import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { automaticOsUpgradeEnabled, upgradeMode } from "../lib/compute";
 import { readConfig } from "../lib/config";
 import { DEFAULT_PRODUCTION_STACKS, stackFromUrn, stackMatches, stackPatternsSchema } from "../lib/stacks";
-import { VMSS } from "../lib/types";
+import { VMSS, forType } from "../lib/types";
 
 interface Config {
     productionStacks: string[];
@@ -24,8 +24,7 @@ export const prodVmssManualUpgrade: ResourceValidationPolicy = {
             productionStacks: stackPatternsSchema(DEFAULT_PRODUCTION_STACKS, "Stack names (glob patterns, * and ?) that are production."),
         },
     },
-    validateResource: (args, reportViolation) => {
-        if (args.type !== VMSS) return;
+    validateResource: forType(VMSS, (args, reportViolation) => {
         const { productionStacks } = readConfig(args, DEFAULTS);
         if (!stackMatches(productionStacks, args.urn)) return;
         const stack = stackFromUrn(args.urn);
@@ -44,5 +43,5 @@ export const prodVmssManualUpgrade: ResourceValidationPolicy = {
                     "which reimages hosts without draining them; turn it off.",
             );
         }
-    },
+    }),
 };

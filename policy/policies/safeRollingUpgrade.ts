@@ -3,7 +3,7 @@ import { ROLLING_DEFAULTS, rollingUpgradePolicy, upgradeMode } from "../lib/comp
 import { readConfig } from "../lib/config";
 import { parseDurationSeconds } from "../lib/duration";
 import { DEFAULT_PRODUCTION_STACKS, stackFromUrn, stackMatches, stackPatternsSchema } from "../lib/stacks";
-import { VMSS } from "../lib/types";
+import { VMSS, forType } from "../lib/types";
 import { asNumber, asString } from "../lib/values";
 
 interface Config {
@@ -55,8 +55,7 @@ export const safeRollingUpgrade: ResourceValidationPolicy = {
             },
         },
     },
-    validateResource: (args, reportViolation) => {
-        if (args.type !== VMSS) return;
+    validateResource: forType(VMSS, (args, reportViolation) => {
         const cfg = readConfig(args, DEFAULTS);
         const production = stackMatches(cfg.productionStacks, args.urn);
         const mode = upgradeMode(args.props) ?? "Manual";
@@ -93,5 +92,5 @@ export const safeRollingUpgrade: ResourceValidationPolicy = {
                     `${pauseText ?? "not set (Azure default PT0S)"}, shorter than the minimum ${minText}.`,
             );
         }
-    },
+    }),
 };

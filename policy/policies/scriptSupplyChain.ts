@@ -1,6 +1,6 @@
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { buildVmSteps, scriptUri, sha256Checksum, sourceUri } from "../lib/aib";
-import { IMAGE_TEMPLATE } from "../lib/types";
+import { IMAGE_TEMPLATE, forType } from "../lib/types";
 
 const SHA256 = /^[0-9a-fA-F]{64}$/;
 
@@ -26,8 +26,7 @@ export const scriptSupplyChain: ResourceValidationPolicy = {
         "automation').",
     enforcementLevel: "mandatory",
     remediationSteps: "Give every image.customizations.scriptUris entry an https uri and its sha256 (Get-FileHash -Algorithm SHA256).",
-    validateResource: (args, reportViolation) => {
-        if (args.type !== IMAGE_TEMPLATE) return;
+    validateResource: forType(IMAGE_TEMPLATE, (args, reportViolation) => {
         for (const step of buildVmSteps(args.props)) {
             let problems: string[] = [];
             if (step.type === "PowerShell" || step.type === "Shell") {
@@ -39,5 +38,5 @@ export const scriptSupplyChain: ResourceValidationPolicy = {
             }
             for (const problem of problems) reportViolation(`Image template "${args.name}" ${step.label}: ${problem}.`);
         }
-    },
+    }),
 };
