@@ -5,6 +5,7 @@
 // interface, and prints the plan.
 // Exit codes: 0 no mandatory violation; 1 mandatory violation or refused promotion; 2 bad config,
 // bad arguments or program error (one message, no stack trace).
+import type { ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as semver from "semver";
 import { ConfigError } from "../src/config/reader";
@@ -29,6 +30,8 @@ export interface PreviewOptions {
     dir: string;
     /** Skip the policy pack (used by benchmarks to measure the program alone). */
     policies?: boolean;
+    /** The pack's process, when the entry point started it before loading the SDK (preview/main.ts). */
+    policyPackProcess?: ChildProcess;
 }
 
 const USAGE = "usage: npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown] [--policy-pack-config <file>]";
@@ -119,7 +122,7 @@ export interface PreviewResult {
 
 export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
     // Start the policy pack first: its start-up overlaps with evaluating the program.
-    const pack: PolicyPackHandle | undefined = opts.policies === false ? undefined : startPolicyPack();
+    const pack: PolicyPackHandle | undefined = opts.policies === false ? undefined : startPolicyPack({ process: opts.policyPackProcess });
     try {
         const all = readAllStackConfigs(opts.dir);
         const galleryVersions = offlineGalleryVersions(all);
@@ -195,11 +198,12 @@ export function render(reports: StackReport[], format: Format): string {
     return reports.map(renderText).join("\n\n") + "\n";
 }
 
-async function main(): Promise<number> {
+export async function main(policyPackProcess?: ChildProcess): Promise<number> {
     let opts: PreviewOptions;
     try {
-        opts = parseArgs(process.argv.slice(2), process.cwd());
+        opts = { ...parseArgs(process.argv.slice(2), process.cwd()), policyPackProcess };
     } catch (err) {
+        policyPackProcess?.kill();
         process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
         return 2;
     }
@@ -214,12 +218,13 @@ async function main(): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main().then(
-        (code) => process.exit(code),
-        (err: unknown) => {
-            process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
-            process.exit(2);
-        },
-    );
+/** Exits once stdout has drained: exiting at once can cut a large JSON document short on a pipe. */
+export function exitWith(code: Promise<number>): void {
+    const exit = (c: number) => process.stdout.write("", () => process.exit(c));
+    code.then(exit, (err: unknown) => {
+        process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        exit(2);
+    });
 }
+
+if (require.main === module) exitWith(main());

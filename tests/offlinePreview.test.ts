@@ -27,7 +27,7 @@ function setConfig(dir: string, stack: string, path: (string | number)[], value:
 function runCli(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
         // Exactly what `npm run preview` runs.
-        execFile(process.execPath, ["--require", join(ROOT, "preview/loader.cjs"), join(ROOT, "preview/cli.ts"), ...args], { cwd }, (err, stdout, stderr) => {
+        execFile(process.execPath, ["--require", join(ROOT, "preview/loader.cjs"), join(ROOT, "preview/main.ts"), ...args], { cwd }, (err, stdout, stderr) => {
             resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
         });
     });
