@@ -686,7 +686,7 @@ export class ComputeModule implements ResourceProviderModule {
             const want = m[1].toLowerCase() === "true";
             items = items.filter((i) => this.latest(s, i) === want);
         }
-        return fake.page(req, items.map((i) => this.instanceBody(s, i, withView, req.now)));
+        return fake.page(req, items, (i) => this.instanceBody(s, i, withView, req.now));
     }
 
     private operateOnInstances(req: FakeRequest, kind: "upgrade" | "reimage"): FakeResponse {

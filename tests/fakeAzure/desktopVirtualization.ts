@@ -337,10 +337,11 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     private listHosts(req: FakeRequest): FakeResponse {
         const pool = this.findPool(req);
         if (!pool) return this.poolNotFound(req);
+        const fake = this.fake as FakeAzure;
         const hosts = [...pool.hosts.values()];
-        const items = hosts.map((h) => this.hostBody(pool, h, req.now));
-        for (const h of hosts) this.observed(h);
-        return (this.fake as FakeAzure).page(req, items);
+        // One list (all its pages) is one look at every host, as one poll is in a real rollout.
+        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h);
+        return fake.page(req, hosts, (h) => this.hostBody(pool, h, req.now));
     }
 
     private getHost(req: FakeRequest): FakeResponse {
@@ -366,18 +367,19 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     private listPoolSessions(req: FakeRequest): FakeResponse {
         const pool = this.findPool(req);
         if (!pool) return this.poolNotFound(req);
+        const fake = this.fake as FakeAzure;
         const hosts = [...pool.hosts.values()];
-        const items = hosts.flatMap((h) => h.sessions.map((s) => this.sessionBody(pool, h, s)));
-        for (const h of hosts) this.observed(h);
-        return (this.fake as FakeAzure).page(req, items);
+        const sessions = hosts.flatMap((h) => h.sessions.map((s) => ({ h, s })));
+        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h);
+        return fake.page(req, sessions, ({ h, s }) => this.sessionBody(pool, h, s));
     }
 
     private listHostSessions(req: FakeRequest): FakeResponse {
         const found = this.findHost(req);
         if ("status" in found) return found;
-        const items = found.host.sessions.map((s) => this.sessionBody(found.pool, found.host, s));
-        this.observed(found.host);
-        return (this.fake as FakeAzure).page(req, items);
+        const fake = this.fake as FakeAzure;
+        if (fake.isFirstPage(req)) this.observed(found.host);
+        return fake.page(req, found.host.sessions, (s) => this.sessionBody(found.pool, found.host, s));
     }
 
     private session(req: FakeRequest): { pool: HostPool; host: SessionHost; session: UserSession } | FakeResponse {

@@ -27,18 +27,25 @@ export function examplesDir(): string {
  */
 export function exampleBody(relativeFile: string, status: string, subscriptionId = FAKE_SUBSCRIPTION_ID): Record<string, unknown> {
     const file = path.join(examplesDir(), relativeFile);
-    let raw: string;
-    try {
-        raw = readFileSync(file, "utf8");
-    } catch {
-        throw new Error(`the fake Azure needs Azure's example payload ${file}; set AZURE_API_EXAMPLES_DIR to the azure-api-examples folder`);
+    const key = `${file}\n${status}\n${subscriptionId}`;
+    let body = parsedExamples.get(key);
+    if (!body) {
+        let raw: string;
+        try {
+            raw = readFileSync(file, "utf8");
+        } catch {
+            throw new Error(`the fake Azure needs Azure's example payload ${file}; set AZURE_API_EXAMPLES_DIR to the azure-api-examples folder`);
+        }
+        const text = raw.replace(/\{subscription-?[iI]d\}/g, subscriptionId);
+        body = asRecord(asRecord(asRecord(asRecord(JSON.parse(text) as unknown).responses)[status]).body);
+        if (Object.keys(body).length === 0) throw new Error(`${relativeFile} has no ${status} response body`);
+        parsedExamples.set(key, body);
     }
-    const text = raw.replace(/\{subscription-?[iI]d\}/g, subscriptionId);
-    const parsed: unknown = JSON.parse(text);
-    const body = asRecord(asRecord(asRecord(asRecord(parsed).responses)[status]).body);
-    if (Object.keys(body).length === 0) throw new Error(`${relativeFile} has no ${status} response body`);
-    return body;
+    return structuredClone(body);
 }
+
+/** Each example is read and parsed once; callers get their own copy. */
+const parsedExamples = new Map<string, Record<string, unknown>>();
 
 function asRecord(value: unknown): Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
@@ -312,10 +319,18 @@ export class FakeAzure {
         return this.error(404, "ResourceNotFound", `The Resource '${resourceType}/${name}' under resource group '${resourceGroupName}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix`);
     }
 
-    /** One page of `items` for a list request, with a nextLink when more remain. */
-    page(req: FakeRequest, items: unknown[]): FakeResponse {
+    /** True for the first page of a list request (no continuation token). */
+    isFirstPage(req: FakeRequest): boolean {
+        return !req.query.has("$skiptoken");
+    }
+
+    /**
+     * One page of `items` for a list request, with a nextLink when more remain. `render` builds a
+     * response item; only the items of the requested page are rendered.
+     */
+    page<T>(req: FakeRequest, items: readonly T[], render: (item: T) => unknown = (item) => item): FakeResponse {
         const skip = Number(req.query.get("$skiptoken") ?? "0") || 0;
-        const value = items.slice(skip, skip + this.pageSize);
+        const value = items.slice(skip, skip + this.pageSize).map(render);
         const body: Record<string, unknown> = { value };
         if (skip + this.pageSize < items.length) {
             const next = new URL(this.url + req.url.pathname);
