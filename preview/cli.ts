@@ -169,7 +169,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                 });
                 report.resources = result.resources;
                 report.outputs = result.outputs;
-                if (pack) report.violations = await pack.analyze(result.resources, { stack, config: opts.policyPackConfig });
+                // Upstream rings are evaluated only to resolve StackReferences; policies judge the rings asked for.
+                if (pack && opts.stacks.includes(stack)) report.violations = await pack.analyze(result.resources, { stack, config: opts.policyPackConfig });
             } catch (err) {
                 report.error = classify(err);
             }
