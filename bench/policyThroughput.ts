@@ -9,12 +9,11 @@
 // served the same way: the pack's own policies (names, schemas, levels) with every validator
 // replaced by a no-op (what @pulumi/policy costs per policy: it deserializes the properties once
 // per policy and resource), and a pack of one no-op resource policy and one no-op stack policy
-// (gRPC and the SDK's base cost); plus analyze()'s own serialization in the caller, timed alone.
+// (gRPC and the SDK's base cost); plus analyze()'s own Struct building in the caller, timed alone.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/struct_pb";
-import { serializeProperties } from "@pulumi/pulumi/runtime/rpc";
 import { POLICY_CONFIG_DIR, POLICY_PACK_DIR, startPolicyPack, type PolicyInputResource } from "../preview/policyRunner";
 import { log, makeTempDir, median, PROJECT_DIR, rotated, round, table, verdict } from "./measure";
 import { SYNTHETIC_STACK, syntheticStack, typeMix } from "./policyStacks";
@@ -56,7 +55,6 @@ export interface Decomposition {
     /** analyze()'s own serialization in the caller's process, measured alone. */
     clientSerializationMs: number;
     /** Struct.fromJavaScript once per resource, measured alone: what serializing could cost. */
-    structOnceMs: number;
     /** The split of the real pack's time, per resource (microseconds). */
     perResourceUs: { clientSerialization: number; grpcAndSdkBase: number; sdkPerPolicyOverhead: number; policyLogic: number };
 }
@@ -112,23 +110,17 @@ async function measurePack(packDir: string, resources: PolicyInputResource[], co
     }
 }
 
-/** What analyze() does to the resources in the caller's process before gRPC: serializeProperties + Struct, once for Analyze and once for AnalyzeStack. */
-async function clientSerializationMs(resources: PolicyInputResource[]): Promise<number> {
-    const t0 = performance.now();
-    for (let pass = 0; pass < 2; pass++) {
-        await Promise.all(resources.map(async (r) => Struct.fromJavaScript((await serializeProperties(r.urn, r.outputs ?? r.inputs)) as Record<string, JavaScriptValue>)));
-    }
-    return performance.now() - t0;
-}
-
 /**
- * The same resources made into Structs once each, without serializeProperties: the recorded
- * inputs are already in wire form (the engine records what the SDK registered), so this is
- * what serializing could cost.
+ * What analyze() does to the resources in the caller's process before gRPC: one Struct per
+ * distinct property bag (inputs, and outputs where they differ); the recorded properties are in
+ * wire form already, so nothing goes through the SDK's serializeProperties.
  */
-function structOnceMs(resources: PolicyInputResource[]): number {
+function clientSerializationMs(resources: PolicyInputResource[]): number {
     const t0 = performance.now();
-    for (const r of resources) Struct.fromJavaScript((r.outputs ?? r.inputs) as Record<string, JavaScriptValue>);
+    for (const r of resources) {
+        Struct.fromJavaScript(r.inputs as Record<string, JavaScriptValue>);
+        if (r.outputs && r.outputs !== r.inputs) Struct.fromJavaScript(r.outputs as Record<string, JavaScriptValue>);
+    }
     return performance.now() - t0;
 }
 
@@ -140,7 +132,7 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
     // Candidates: the real pack at every size, and the three packs of the split at one size.
     const SPLIT = ["real pack", ...Object.keys(NOOP_PACKS)];
     const packDirs = new Map<string, string>([["real pack", POLICY_PACK_DIR], ...Object.entries(NOOP_PACKS).map(([name, source]): [string, string] => [name, writePack(tmp, name, source)])]);
-    const candidates = [...sizes.map((n) => `size ${n}`), ...SPLIT.filter((s) => s !== "real pack").map((s) => `split ${s}`), "split client serialization", "split struct once"];
+    const candidates = [...sizes.map((n) => `size ${n}`), ...SPLIT.filter((s) => s !== "real pack").map((s) => `split ${s}`), "split client serialization"];
     const measured = new Map<string, Measured[]>();
     const push = (k: string, m: Measured) => measured.set(k, [...(measured.get(k) ?? []), m]);
     try {
@@ -151,9 +143,7 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
                     const n = Number(c.slice(5));
                     push(c, await measurePack(POLICY_PACK_DIR, stacks.get(n) ?? [], REAL_CONFIG));
                 } else if (c === "split client serialization") {
-                    push(c, { startupMs: 0, analyzeMs: await clientSerializationMs(stacks.get(decompositionSize) ?? []), violations: 0, mandatory: 0 });
-                } else if (c === "split struct once") {
-                    push(c, { startupMs: 0, analyzeMs: structOnceMs(stacks.get(decompositionSize) ?? []), violations: 0, mandatory: 0 });
+                    push(c, { startupMs: 0, analyzeMs: clientSerializationMs(stacks.get(decompositionSize) ?? []), violations: 0, mandatory: 0 });
                 } else {
                     const name = c.slice(6);
                     // The real pack's configuration wherever the pack has the same policies.
@@ -183,7 +173,7 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
     const sorted = [...results].sort((a, b) => a.resources - b.resources);
     const [prev, last] = [sorted[sorted.length - 2] ?? sorted[0], sorted[sorted.length - 1]];
     const perResourceRatio = round(last.perResourceUs / prev.perResourceUs, 2);
-    const [real, noop, transport, client, structOnce] = [`size ${decompositionSize}`, "split no-op validators", "split transport only", "split client serialization", "split struct once"].map(analyze);
+    const [real, noop, transport, client] = [`size ${decompositionSize}`, "split no-op validators", "split transport only", "split client serialization"].map(analyze);
     const us = (ms: number) => round((ms * 1000) / decompositionSize, 0);
     return {
         runs,
@@ -200,7 +190,6 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
             noopPoliciesMs: round(noop),
             transportOnlyMs: round(transport),
             clientSerializationMs: round(client),
-            structOnceMs: round(structOnce, 2),
             perResourceUs: {
                 clientSerialization: us(client),
                 grpcAndSdkBase: us(transport - client),
@@ -233,7 +222,7 @@ export function renderPolicyThroughput(r: PolicyThroughputResult): string {
         `Where the pack's time goes at ${d.resources} resources (median; fresh packs, interleaved with the sizes)`,
         ["part", "how it is measured", "per resource"],
         [
-            ["client serialization", `serializeProperties + Struct, twice per resource, alone: ${d.clientSerializationMs} ms (Struct once, without serializeProperties: ${d.structOnceMs} ms)`, `${d.perResourceUs.clientSerialization} us`],
+            ["client serialization", `a Struct per distinct property bag (inputs; outputs where they differ), alone: ${d.clientSerializationMs} ms`, `${d.perResourceUs.clientSerialization} us`],
             ["gRPC + @pulumi/policy base", `pack of 1 no-op resource + 1 no-op stack policy (${d.transportOnlyMs} ms) - client serialization`, `${d.perResourceUs.grpcAndSdkBase} us`],
             ["@pulumi/policy per policy", `the pack's policies with no-op validators (${d.noopPoliciesMs} ms) - transport`, `${d.perResourceUs.sdkPerPolicyOverhead} us`],
             ["the policies' own logic", `real pack (${d.realPackMs} ms) - no-op validators`, `${d.perResourceUs.policyLogic} us`],
