@@ -3,6 +3,7 @@
 // invokes fail loudly rather than resolving to nothing.
 import { createHash } from "node:crypto";
 import type { MockCallArgs, MockResourceArgs, MockResourceResult } from "@pulumi/pulumi/runtime/mocks";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 
 export interface SimulationContext {
     subscriptionId: string;
@@ -11,6 +12,11 @@ export interface SimulationContext {
     stackOutputs(name: string): Record<string, unknown> | undefined;
     /** What a `command:local:Command` would print on stdout when it runs. */
     commandStdout(args: MockResourceArgs): string;
+}
+
+/** A value the engine treats as a Pulumi secret, as a provider returns one. */
+function secret(value: string): Record<string, string> {
+    return { [specialSigKey]: specialSecretSig, value };
 }
 
 /** A stable GUID derived from text, so previews are identical run to run. */
@@ -81,8 +87,9 @@ function computed(args: MockResourceArgs, id: string, ctx: SimulationContext): R
         case "azure-native:desktopvirtualization:HostPool":
             return { objectId: stableGuid(`${id}/object`) };
         case "random:index/randomPassword:RandomPassword":
-            // Never a usable password: offline evaluation must not mint credentials.
-            return { result: "offline-preview-not-a-password", bcryptHash: "offline-preview" };
+            // Never a usable password: offline evaluation must not mint credentials. Secret, as the
+            // provider marks it, so it is masked wherever the plan shows outputs.
+            return { result: secret("offline-preview-not-a-password"), bcryptHash: secret("offline-preview") };
         case "command:local:Command":
             return { stdout: ctx.commandStdout(args), stderr: "" };
         case "pulumi:pulumi:StackReference": {

@@ -129,7 +129,7 @@ interface Schema {
 }
 const SPEC_FILE = resolve(
     __dirname,
-    "../../shared/azure-rest-specs/specification/imagebuilder/resource-manager/Microsoft.VirtualMachineImages/stable/2024-02-01/imagebuilder.json",
+    "azure-rest-specs/specification/imagebuilder/resource-manager/Microsoft.VirtualMachineImages/stable/2024-02-01/imagebuilder.json",
 );
 
 class SpecChecker {

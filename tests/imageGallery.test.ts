@@ -51,7 +51,7 @@ function only(e: Evaluation, type: string): RecordedResource {
     return found[0];
 }
 
-const GALLERY_SPEC = resolve(__dirname, "../../shared/azure-rest-specs/specification/compute/resource-manager/Microsoft.Compute/GalleryRP/stable/2024-03-03/gallery.json");
+const GALLERY_SPEC = resolve(__dirname, "azure-rest-specs/specification/compute/resource-manager/Microsoft.Compute/GalleryRP/stable/2024-03-03/gallery.json");
 
 describe("ImageGallery (mock engine, Pulumi.test.yaml)", () => {
     let e: Evaluation;
