@@ -16,3 +16,13 @@ require.extensions[".ts"] = function compileTypeScript(module, filename) {
     });
     module._compile(code, filename);
 };
+
+// The policy pack started by the preview (preview/packProcess.ts) ends with its parent: its stdin
+// is a pipe from the preview, which closes however the preview ends.
+if (process.env.AVD_PREVIEW_EXIT_WITH_PARENT === "1") {
+    delete process.env.AVD_PREVIEW_EXIT_WITH_PARENT;
+    process.stdin.on("end", () => process.exit(0));
+    process.stdin.on("error", () => process.exit(0));
+    process.stdin.resume();
+    process.stdin.unref?.();
+}
