@@ -69,7 +69,9 @@ export class SessionHostPool extends pulumi.ComponentResource {
             }),
         );
 
-        const adminPassword = new random.RandomPassword(`${name}-admin-password`, ADMIN_PASSWORD_POLICY, { parent: this });
+        // The configured secret when there is one; otherwise a generated password, a secret in state.
+        const adminPassword =
+            hosts.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, ADMIN_PASSWORD_POLICY, { parent: this }).result;
         const imageReferenceId = sessionHostImageReferenceId(hosts.useLatestImage, {
             imageDefinitionId: pulumi.output(args.imageDefinitionId),
             imageVersionId: pulumi.output(args.imageVersionId),
@@ -80,7 +82,7 @@ export class SessionHostPool extends pulumi.ComponentResource {
                 ring,
                 resourceGroupName,
                 imageReferenceId,
-                adminPassword: pulumi.secret(adminPassword.result),
+                adminPassword: pulumi.secret(adminPassword),
                 extensions: sessionHostExtensions({
                     domainJoin: hosts.domainJoin,
                     healthGate: hosts.healthGate,

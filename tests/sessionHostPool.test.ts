@@ -326,6 +326,14 @@ describe("SessionHostPool component", () => {
             assert.ok(!JSON.stringify(evaluation).includes(AD_PASSWORD), "the domain password never appears");
         });
 
+        it("uses the configured admin password secret instead of generating one, and never shows it", async () => {
+            const configured = "Configured-Admin-Pa55!";
+            const evaluation = await run("prod", prodRing, { adminPassword: configured });
+            assert.equal(evaluation.resources.filter((r) => r.type === PASSWORD).length, 0, "no password is generated");
+            assert.equal(at(one(evaluation, VMSS).inputs, "virtualMachineProfile", "osProfile", "adminPassword"), "[secret]");
+            assert.ok(!JSON.stringify(evaluation).includes(configured), "the admin password never appears");
+        });
+
         it("follows the definition's latest version only for a ring with useLatestImage", async () => {
             const latest = await run("test", { ...testRing, sessionHosts: { ...testRing.sessionHosts, useLatestImage: true } });
             assert.equal(at(one(latest, VMSS).inputs, "virtualMachineProfile", "storageProfile", "imageReference", "id"), IMAGE_DEFINITION_ID);

@@ -312,6 +312,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         zones: r.strList("zones", rules.zone),
         subnetId: r.str("subnetId", rules.subnetId),
         adminUsername,
+        adminPassword: secret("adminPassword"),
         osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }),
         osDiskType: r.oneOf("osDiskType", ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "StandardSSD_ZRS", "Premium_ZRS"] as const, "Premium_LRS"),
         upgradeMode: r.oneOf("upgradeMode", ["Manual", "Rolling", "Automatic"] as const),
@@ -339,6 +340,7 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const values = { ...raw.values };
     // Secrets are read through `secret`, never as plain values.
     delete values.domainJoinPassword;
+    delete values.adminPassword;
     const r = Reader.root(file, PROJECT, values);
 
     const imageVersion = r.str("imageVersion");

@@ -162,6 +162,8 @@ export interface SessionHostsConfig {
     zones: string[];
     subnetId: string;
     adminUsername: string;
+    /** From the secret key `avd-image-rings:adminPassword`; absent means a generated password (kept as a secret in state). */
+    adminPassword?: pulumi.Output<string>;
     osDiskSizeGb: number;
     osDiskType: OsDiskType;
     upgradeMode: UpgradeMode;
