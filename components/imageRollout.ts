@@ -1,8 +1,10 @@
 // Rolls a ring onto its image version and validates it. Manual rings: the drain-aware
 // rollout (tools/rollout.ts) and then the health gate (tools/healthGate.ts). Rolling and
 // Automatic rings: Azure upgrades the instances itself when the model changes, so only the
-// health gate runs, waiting for Azure's rolling upgrade first. Both commands re-run when the
-// image version changes (triggers), never on an unrelated `pulumi up`.
+// health gate runs, waiting for Azure's rolling upgrade first. Both commands run again when the
+// image version changes (triggers) or their own settings change (environment); on an otherwise
+// unchanged ring the rollout then finds every host current and the gate validates again. Nothing
+// else in a `pulumi up` re-runs them.
 import * as local from "@pulumi/command/local";
 import * as pulumi from "@pulumi/pulumi";
 import type { RingConfig } from "../src/config/types";

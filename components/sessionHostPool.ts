@@ -62,10 +62,11 @@ export class SessionHostPool extends pulumi.ComponentResource {
         );
         const registrationToken = pulumi.secret(
             pulumi.all([registration, hostPool.name]).apply(([result, hostPoolName]) => {
-                if (!result.token) {
-                    throw new Error(`host pool ${hostPoolName} returned no registration token; check that registrationInfo was applied (pulumi up again renews it)`);
-                }
-                return result.token;
+                if (result.token) return pulumi.output(result.token);
+                // Preview reads the host pool as it is: a token that expired since the last `pulumi up` is
+                // renewed by this very update, so until then it is unknown, not an error.
+                if (pulumi.runtime.isDryRun()) return pulumi.output(pulumi.unknown as unknown as string);
+                throw new Error(`host pool ${hostPoolName} returned no registration token after its registration info was renewed`);
             }),
         );
 

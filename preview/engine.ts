@@ -145,6 +145,17 @@ function stackOutputs(monitor: RecordingMonitor): Record<string, unknown> {
     return unknowns(maskSecrets(raw)) as Record<string, unknown>;
 }
 
+const RUNTIME_ERROR_PREFIX = "error: [runtime]";
+
+/**
+ * The SDK's own check after a program returns (its program runner fails a run that leaves
+ * operations pending); not part of its typed API, so narrowed here.
+ */
+function pendingOperations(): [Set<unknown>, string] {
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as { leakedPromises(): [Set<unknown>, string] };
+    return debuggable.leakedPromises();
+}
+
 /** A program or engine failure during evaluation, with the stack it happened in. */
 export class EvaluationError extends Error {
     constructor(
@@ -174,16 +185,33 @@ export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
     const echoes: unknown[] = [];
     const onRejection = (reason: unknown) => echoes.push(reason);
     process.on("unhandledRejection", onRejection);
+    // Without an engine the SDK reports errors (a failed resource input, a throwing apply) through
+    // console.error and only counts them; the CLI would fail the run, so the evaluation must too.
+    const runtimeErrors: string[] = [];
+    const consoleError = console.error;
+    console.error = (...args: unknown[]) => {
+        const text = args.map(String).join(" ");
+        if (text.startsWith(RUNTIME_ERROR_PREFIX)) runtimeErrors.push(text.slice(RUNTIME_ERROR_PREFIX.length).trim());
+        else consoleError(...args);
+    };
     try {
         await pulumi.runtime.runInPulumiStack(async () => (await opts.program()) ?? {});
         await disconnect();
         if (echoes.length > 0) throw echoes[0];
+        if (pulumi.log.hasErrors()) throw new Error(runtimeErrors[0] ?? "the program reported an error");
+        const [leaks] = pendingOperations();
+        if (leaks.size > 0) {
+            throw new Error(
+                `the program did not finish: ${leaks.size} Pulumi operations were still pending when it returned, which happens when a resource input fails (for example an apply that throws)`,
+            );
+        }
     } catch (err) {
         throw new EvaluationError(opts.stack, err);
     } finally {
         // Let rejections already queued surface to the handler before it is removed.
         await new Promise((resolve) => setImmediate(resolve));
         process.off("unhandledRejection", onRejection);
+        console.error = consoleError;
     }
     return { stack: opts.stack, resources: monitor.recorded, outputs: stackOutputs(monitor) };
 }

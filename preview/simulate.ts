@@ -12,6 +12,8 @@ export interface SimulationContext {
     stackOutputs(name: string): Record<string, unknown> | undefined;
     /** What a `command:local:Command` would print on stdout when it runs. */
     commandStdout(args: MockResourceArgs): string;
+    /** The host pool's registration token has expired: Azure returns none until it is renewed. */
+    expiredRegistrationToken?: boolean;
 }
 
 /** A value the engine treats as a Pulumi secret, as a provider returns one. */
@@ -125,7 +127,7 @@ export function simulateCall(args: MockCallArgs, ctx: SimulationContext): Record
         case "azure-native:desktopvirtualization:getHostPoolRegistrationToken":
         case "azure-native:desktopvirtualization:retrieveHostPoolRegistrationToken":
         case "azure-native:desktopvirtualization:listHostPoolRegistrationTokens": {
-            const token = "offline-preview-registration-token";
+            const token = ctx.expiredRegistrationToken ? "" : "offline-preview-registration-token";
             const expirationTime = "2026-12-18T00:00:00Z";
             return args.token.endsWith("listHostPoolRegistrationTokens")
                 ? { value: [{ token, expirationTime, registrationTokenOperation: "Update" }] }

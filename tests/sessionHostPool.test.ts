@@ -326,6 +326,17 @@ describe("SessionHostPool component", () => {
             assert.ok(!JSON.stringify(evaluation).includes(AD_PASSWORD), "the domain password never appears");
         });
 
+        it("previews a ring whose registration token expired: this update renews it, so preview must not fail", async () => {
+            const ring = parseRingConfig({ stack: "prod", values: prodRing, secret: () => undefined });
+            const program = async () => {
+                const pool = new SessionHostPool("session-hosts", { ring, resourceGroupName: "rg-avd-prod", imageDefinitionId: IMAGE_DEFINITION_ID, imageVersionId: IMAGE_VERSION_ID, now: NOW });
+                return { vmssId: pool.vmssId };
+            };
+            const expired = { ...simulation, expiredRegistrationToken: true };
+            const preview = await evaluate({ project: "avd-image-rings", stack: "prod", config: {}, secretKeys: [], program, simulation: expired, dryRun: true });
+            assert.ok(preview.resources.some((r) => r.type === VMSS), "the scale set is still planned");
+        });
+
         it("uses the configured admin password secret instead of generating one, and never shows it", async () => {
             const configured = "Configured-Admin-Pa55!";
             const evaluation = await run("prod", prodRing, { adminPassword: configured });
