@@ -42,6 +42,8 @@ export interface EvaluateOptions {
     simulation: SimulationContext;
     /** `pulumi preview` (true) or `pulumi up` (false) semantics. */
     dryRun?: boolean;
+    /** How long the program may take; a mock never fails a registration whose input failed, it waits. */
+    timeoutMs?: number;
 }
 
 /** Replaces secret-wrapped values with a mask, recursively, so nothing secret is ever printed. */
@@ -194,9 +196,23 @@ export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
         if (text.startsWith(RUNTIME_ERROR_PREFIX)) runtimeErrors.push(text.slice(RUNTIME_ERROR_PREFIX.length).trim());
         else consoleError(...args);
     };
+    let timer: NodeJS.Timeout | undefined;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+            () => reject(new Error(`the program did not finish within ${timeoutMs / 1000} s: a resource input probably failed (for example an apply that throws) and the stack's outputs wait on that resource`)),
+            timeoutMs,
+        );
+        timer.unref();
+    });
     try {
-        await pulumi.runtime.runInPulumiStack(async () => (await opts.program()) ?? {});
-        await disconnect();
+        await Promise.race([
+            (async () => {
+                await pulumi.runtime.runInPulumiStack(async () => (await opts.program()) ?? {});
+                await disconnect();
+            })(),
+            stalled,
+        ]);
         if (echoes.length > 0) throw echoes[0];
         if (pulumi.log.hasErrors()) throw new Error(runtimeErrors[0] ?? "the program reported an error");
         const [leaks] = pendingOperations();
@@ -212,6 +228,7 @@ export async function evaluate(opts: EvaluateOptions): Promise<Evaluation> {
         await new Promise((resolve) => setImmediate(resolve));
         process.off("unhandledRejection", onRejection);
         console.error = consoleError;
+        clearTimeout(timer);
     }
     return { stack: opts.stack, resources: monitor.recorded, outputs: stackOutputs(monitor) };
 }

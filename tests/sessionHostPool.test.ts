@@ -333,8 +333,11 @@ describe("SessionHostPool component", () => {
                 return { vmssId: pool.vmssId };
             };
             const expired = { ...simulation, expiredRegistrationToken: true };
-            const preview = await evaluate({ project: "avd-image-rings", stack: "prod", config: {}, secretKeys: [], program, simulation: expired, dryRun: true });
+            const base = { project: "avd-image-rings", stack: "prod", config: {}, secretKeys: [], program, simulation: expired };
+            const preview = await evaluate({ ...base, dryRun: true });
             assert.ok(preview.resources.some((r) => r.type === VMSS), "the scale set is still planned");
+            // An update that still gets no token fails rather than registering hosts without one.
+            await assert.rejects(evaluate({ ...base, dryRun: false, timeoutMs: 2000 }), /no registration token|did not finish/);
         });
 
         it("uses the configured admin password secret instead of generating one, and never shows it", async () => {
