@@ -19,6 +19,7 @@ import {
     type AibRoleScope,
 } from "../src/aib/roles";
 import { imageTemplateContent, resolveTemplate, type TemplateIds, type TemplateInput } from "../src/aib/template";
+import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
 import type { ImageGallery } from "./imageGallery";
 
 export interface GoldenImageBuildArgs {
@@ -134,6 +135,7 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
             `${name}-build`,
             {
                 create: BUILD_COMMAND,
+                ...TOOL_COMMAND_SETTINGS,
                 // Ids and numbers only: the tool authenticates itself, nothing secret travels here.
                 environment: {
                     AVD_IMAGE_TEMPLATE_ID: template.id,

@@ -7,6 +7,7 @@
 // else in a `pulumi up` re-runs them.
 import * as local from "@pulumi/command/local";
 import * as pulumi from "@pulumi/pulumi";
+import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
 import type { RingConfig } from "../src/config/types";
 import { HEALTH_GATE_COMMAND, healthGateEnvironment, ROLLOUT_COMMAND, rolloutEnvironment, runsRollout, validatedVersionFrom } from "../src/rollout/commands";
 
@@ -38,6 +39,7 @@ export class ImageRollout extends pulumi.ComponentResource {
                   `${name}-drain-and-upgrade`,
                   {
                       create: ROLLOUT_COMMAND,
+                      ...TOOL_COMMAND_SETTINGS,
                       environment: targets.apply((t) => rolloutEnvironment(args.ring, t)),
                       triggers: [args.imageVersionId],
                   },
@@ -49,6 +51,7 @@ export class ImageRollout extends pulumi.ComponentResource {
             `${name}-health-gate`,
             {
                 create: HEALTH_GATE_COMMAND,
+                ...TOOL_COMMAND_SETTINGS,
                 environment: targets.apply((t) => healthGateEnvironment(args.ring, t)),
                 triggers: [args.imageVersionId],
             },

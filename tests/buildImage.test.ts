@@ -190,7 +190,7 @@ describe("build trigger (tools/buildImage.ts)", () => {
 
     it("keeps going through throttling and transient errors without retrying early", async () => {
         w = await world({ throttle: { reads: { capacity: 3, refillPerSecond: 0.02 }, writes: { capacity: 1, refillPerSecond: 0.01 } } });
-        w.fake.injectFailure({ method: "POST", path: /\/run$/, status: 503, retryAfterSeconds: 20 });
+        w.fake.injectFailure({ method: "POST", path: /\/run$/, status: 429, retryAfterSeconds: 20 });
         w.fake.injectFailure({ method: "GET", path: /imageTemplates\/[^/]+$/, count: 2, status: 500 });
         const run = await trigger(w);
 

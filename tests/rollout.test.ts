@@ -267,7 +267,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
     it("honours 429 Retry-After and injected 5xx failures without a single early retry", async () => {
         w = await world(5, { throttle: { reads: { capacity: 4, refillPerSecond: 0.5 }, writes: { capacity: 2, refillPerSecond: 0.2 } } });
         signIn(w, "2", [{ endsAfterPolls: 2 }]);
-        w.fake.injectFailure({ method: "POST", path: /\/manualupgrade$/, status: 503, retryAfterSeconds: 17 });
+        w.fake.injectFailure({ method: "POST", path: /\/manualupgrade$/, status: 429, retryAfterSeconds: 17 });
         w.fake.injectFailure({ method: "PATCH", path: /\/sessionHosts\//, status: 500 });
         w.fake.injectFailure({ method: "GET", path: /\/userSessions$/, status: 429, retryAfterSeconds: 40 });
         const run = await rollout(w, { AVD_MAX_BATCH_PERCENT: "40" });

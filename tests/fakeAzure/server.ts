@@ -119,6 +119,8 @@ export interface FakeAzureOptions {
     defaultOperationPolls?: number;
     /** Items per page in lists before a nextLink. */
     pageSize?: number;
+    /** Applied-then-lost responses for a share of requests (see LostResponses). */
+    lostResponses?: LostResponses;
 }
 
 export interface RequestRecord {
@@ -133,6 +135,8 @@ export interface RequestRecord {
     /** Answered by the throttle or by an injected failure rather than the route. */
     throttled: boolean;
     injected: boolean;
+    /** The route handled the request, but its response was replaced by a 5xx or a dropped connection. */
+    lost?: boolean;
     /** "bearer", "sas" or "none": how the request authenticated. */
     auth: "bearer" | "sas" | "none";
 }
@@ -158,6 +162,23 @@ export interface InjectedFailure {
     message?: string;
     retryAfterSeconds?: number;
     headers?: Record<string, string>;
+    /**
+     * Applied, then lost: the route handles the request (state changes, operations start) and
+     * only then the client gets `status` (a 5xx) instead of the real answer, or, with
+     * `status: 0`, the connection is dropped without any answer. As Azure behaves when a
+     * gateway times out or a connection breaks after the RP accepted the request.
+     */
+    applied?: boolean;
+}
+
+/** A share of all requests (or of one method's) that are applied and then answered with a 5xx or a dropped connection. */
+export interface LostResponses {
+    /** 0..1: the chance that a matching request's response is lost. */
+    rate: number;
+    method?: Method;
+    path?: RegExp;
+    /** Deterministic source in [0, 1); default a seeded generator, so a failing test repeats. */
+    random?: () => number;
 }
 
 export type OperationOutcome =
@@ -225,6 +246,7 @@ export class FakeAzure {
     defaultOperationPolls: number;
     private readonly routes: Route[] = [];
     private readonly failures: Array<Required<Pick<InjectedFailure, "count">> & InjectedFailure> = [];
+    private lostResponses?: LostResponses;
     private readonly operations = new Map<string, OperationState>();
     private readonly buckets = new Map<string, Bucket>();
     private readonly notBefore = new Map<string, { time: number; reason: string }>();
@@ -240,6 +262,7 @@ export class FakeAzure {
         this.pageSize = options.pageSize ?? 100;
         this.operationRetryAfterSeconds = options.operationRetryAfterSeconds ?? 10;
         this.defaultOperationPolls = options.defaultOperationPolls ?? 2;
+        this.setLostResponses(options.lostResponses);
         this.throttle = options.throttle === false ? undefined : mergeThrottle(options.throttle);
         this.route({ method: "GET", pattern: "/subscriptions/{subscriptionId}/providers/{namespace}/locations/{location}/{collection}/{operationId}", handler: (req) => this.operationStatus(req) });
     }
@@ -283,6 +306,24 @@ export class FakeAzure {
         }
         const versions = spec.apiVersion === undefined ? [] : Array.isArray(spec.apiVersion) ? spec.apiVersion : [spec.apiVersion];
         this.routes.push({ ...spec, segments: spec.pattern.split("/").slice(1), versions });
+    }
+
+    /** Sets (or with undefined, ends) the share of applied-then-lost responses. */
+    setLostResponses(lost: LostResponses | undefined): void {
+        this.lostResponses = lost && { ...lost, random: lost.random ?? seededRandom(0x5eed) };
+    }
+
+    private loseResponse(method: Method, p: string, raw: boolean): number | undefined {
+        const lost = this.lostResponses;
+        if (!lost || raw || lost.rate <= 0) return undefined;
+        if (lost.method && lost.method !== method) return undefined;
+        if (lost.path && !lost.path.test(p)) return undefined;
+        // Status polls are never lost: the client would only poll again, which proves nothing.
+        if (/\/(operations|capsOperations|operationResults)\//i.test(p)) return undefined;
+        const r = lost.random!;
+        if (r() >= lost.rate) return undefined;
+        const choices = [0, 500, 502, 504];
+        return choices[Math.floor(r() * choices.length)];
     }
 
     /** The next `count` requests matching `failure` answer with its status and ARM error body. */
@@ -479,7 +520,7 @@ export class FakeAzure {
         }
 
         const failure = this.takeFailure(method, decodedPath, route.pattern);
-        if (failure) {
+        if (failure && !failure.applied) {
             record.injected = true;
             const headers: Record<string, string> = { ...remaining, ...failure.headers };
             if (failure.retryAfterSeconds !== undefined) {
@@ -491,6 +532,18 @@ export class FakeAzure {
         }
 
         const response = await route.handler({ method, path: decodedPath, url, query: url.searchParams, params, headers: req.headers, body, rawBody, now });
+        const lostStatus = failure?.applied ? failure.status : this.loseResponse(method, decodedPath, route.raw === true);
+        if (lostStatus !== undefined) {
+            record.injected = true;
+            record.lost = true;
+            if (lostStatus === 0) {
+                record.status = 0;
+                req.socket.destroy();
+                return;
+            }
+            send(this.error(lostStatus, failure?.code ?? defaultCode(lostStatus), failure?.message ?? "The gateway did not receive a response from the service in time.", { ...remaining, ...failure?.headers }));
+            return;
+        }
         const retryAfter = response.headers?.["retry-after"];
         if (retryAfter !== undefined && /^\d+$/.test(retryAfter)) {
             this.notBefore.set(`${clientKey}|route|${routeKey}`, { time: now + Number(retryAfter) * 1000, reason: `Retry-After ${retryAfter} on ${response.status} from ${route.pattern}` });
@@ -649,6 +702,18 @@ function matchSegments(segments: string[], p: string): Record<string, string> | 
         else if (seg.toLowerCase() !== part.toLowerCase()) return undefined;
     }
     return parts.length === segments.length ? params : undefined;
+}
+
+/** mulberry32: a small seeded generator, so a test with lost responses fails the same way every run. */
+export function seededRandom(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+        a = (a + 0x6d2b79f5) >>> 0;
+        let t = a;
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
 }
 
 function readAll(req: http.IncomingMessage): Promise<string> {

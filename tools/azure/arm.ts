@@ -78,6 +78,20 @@ export class ArmError extends Error {
         super(`${method} ${path} failed with HTTP ${status || "(no response)"} ${code}: ${armMessage}${attempts > 1 ? ` (after ${attempts} attempts)` : ""}`);
         this.name = "ArmError";
     }
+
+    /**
+     * A non-idempotent request (POST) that got no answer or a server error: Azure may have
+     * applied it and only the response was lost. The caller re-reads the state and reconciles;
+     * the client never repeats such a request on its own.
+     */
+    get outcomeUnknown(): boolean {
+        return !isIdempotent(this.method) && (this.status === 0 || this.status === 408 || this.status >= 500) && this.code !== "UntrustedUrl";
+    }
+}
+
+/** PUT, PATCH, GET, HEAD and DELETE may be repeated; a POST (run, cancel, manualupgrade, sendMessage, ...) may not. */
+export function isIdempotent(method: string): boolean {
+    return method !== "POST";
 }
 
 /** A long-running operation that ended Failed or Canceled. */
@@ -149,9 +163,12 @@ export function redactUrl(url: string): string {
 
 type Disposition = { retry: false } | { retry: true; throttled: boolean; honourRetryAfter: boolean };
 
-function classify(status: number, body: unknown): Disposition {
-    if (status === 429 || status === 503) return { retry: true, throttled: status === 429, honourRetryAfter: true };
-    if (status === 408 || status === 500 || status === 502 || status === 504) return { retry: true, throttled: false, honourRetryAfter: false };
+function classify(method: HttpMethod, status: number, body: unknown): Disposition {
+    // 429 and Retryable* conflicts are refusals before anything happened: safe to repeat for any
+    // method. A 5xx may come after Azure applied the request, so only idempotent methods repeat it.
+    if (status === 429) return { retry: true, throttled: true, honourRetryAfter: true };
+    if (status === 503 && isIdempotent(method)) return { retry: true, throttled: false, honourRetryAfter: true };
+    if ((status === 408 || status === 500 || status === 502 || status === 504) && isIdempotent(method)) return { retry: true, throttled: false, honourRetryAfter: false };
     if (status >= 400) {
         // RPs answer e.g. 409 RetryableErrorDueToAnotherOperation while another operation holds the resource.
         const { code } = errorDetails(body, status);
@@ -334,13 +351,13 @@ export class ArmClient {
                 res = await this.fetchImpl(t.url, { method: t.method, headers, body: t.body, signal: AbortSignal.timeout(this.requestTimeoutMs) });
             } catch (e) {
                 const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
-                if (attempt >= this.retry.maxAttempts) throw new ArmError(0, "NetworkError", reason, t.method, path, attempt);
+                if (attempt >= this.retry.maxAttempts || !isIdempotent(t.method)) throw new ArmError(0, "NetworkError", reason, t.method, path, attempt);
                 this.stats.retries++;
                 await this.sleep(this.backoffMs(attempt));
                 continue;
             }
             const body = await readBody(res, t.text === true);
-            const disposition = classify(res.status, body);
+            const disposition = classify(t.method, res.status, body);
             if (!disposition.retry) {
                 if (res.status >= 400 && !(t.acceptStatuses ?? []).includes(res.status)) {
                     const { code, message } = errorDetails(body, res.status);
