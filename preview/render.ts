@@ -12,7 +12,7 @@ export interface Violation {
 
 export interface StackReport {
     stack: string;
-    resources: Array<Pick<RecordedResource, "urn" | "type" | "name" | "parent" | "inputs">>;
+    resources: Array<Pick<RecordedResource, "urn" | "type" | "name" | "parent" | "inputs" | "options">>;
     outputs: Record<string, unknown>;
     violations: Violation[];
     /** Set when the ring refused its pinned version (exit 1) or the program failed (exit 2). */
@@ -84,6 +84,11 @@ function shortType(type: string): string {
     return type.replace(/^azure-native:/, "azure:");
 }
 
+/** Marks the options that change what `pulumi destroy` does, after the resource's name. */
+function optionMarks(r: Pick<RecordedResource, "options">): string {
+    return `${r.options.protect ? " [protected]" : ""}${r.options.retainOnDelete ? " [retained on delete]" : ""}`;
+}
+
 /** Resources as a tree by parent, like the CLI's preview. */
 function treeLines(resources: StackReport["resources"]): string[] {
     const children = new Map<string | undefined, StackReport["resources"]>();
@@ -100,7 +105,7 @@ function treeLines(resources: StackReport["resources"]): string[] {
             const label = `${prefix}${branch}${shortType(r.type)}`;
             const op = r.type === "pulumi:pulumi:StackReference" ? "read" : "+";
             const detail = keyInputs(r);
-            lines.push(` ${op.padEnd(4)} ${label.padEnd(68)} ${r.name}${detail ? `  ${detail}` : ""}`);
+            lines.push(` ${op.padEnd(4)} ${label.padEnd(68)} ${r.name}${optionMarks(r)}${detail ? `  ${detail}` : ""}`);
             walk(r.urn, parent === undefined ? prefix : prefix + (last ? "   " : "│  "));
         });
     };
@@ -116,6 +121,13 @@ export function renderText(report: StackReport): string {
         return out.join("\n");
     }
     out.push(...treeLines(report.resources), "");
+    if (report.resources.some((r) => r.options.protect)) {
+        out.push(
+            "[protected]: `pulumi destroy` and any replacement stop at these resources; [retained on delete]: removing them from the",
+            "stack leaves them in Azure. README.md \"Tearing down\" says how to remove them on purpose.",
+            "",
+        );
+    }
     out.push("Outputs:");
     for (const [k, v] of Object.entries(report.outputs).sort(([a], [b]) => a.localeCompare(b))) {
         out.push(`    ${k}: ${JSON.stringify(v)}`);
@@ -139,7 +151,7 @@ export function renderText(report: StackReport): string {
 export function toJson(report: StackReport): Record<string, unknown> {
     return {
         stack: report.stack,
-        resources: report.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs })),
+        resources: report.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs, options: r.options })),
         outputs: report.outputs,
         violations: report.violations,
         ...(report.error ? { error: report.error } : {}),
