@@ -44,15 +44,6 @@ describe("image estate protection (offline preview of the shipped rings)", funct
         }
     });
 
-    it("--json keeps the URNs of the protected resources unchanged", () => {
-        const resources = json("test");
-        assert.equal(byName(resources, "azure-native:resources:ResourceGroup", "ring").urn, "urn:pulumi:test::avd-image-rings::pulumi:pulumi:Stack$azure-native:resources:ResourceGroup::ring");
-        assert.equal(
-            byName(resources, "azure-native:compute:Gallery", "gallery-gallery").urn,
-            "urn:pulumi:test::avd-image-rings::pulumi:pulumi:Stack$avd-image-rings:image:ImageGallery$azure-native:compute:Gallery::gallery-gallery",
-        );
-    });
-
     it("--json shows the AIB template's replacement options and its explicit dependency on the role assignment", () => {
         const resources = json("test");
         const template = byName(resources, "azure-native:virtualmachineimages:VirtualMachineImageTemplate", "golden-image-template");
