@@ -15,6 +15,8 @@ export interface StackReport {
     resources: Array<Pick<RecordedResource, "urn" | "type" | "name" | "parent" | "inputs" | "options">>;
     outputs: Record<string, unknown>;
     violations: Violation[];
+    /** One-line notes on how the preview read the stack (an ESC environment it cannot open). */
+    notices?: string[];
     /** Set when the ring refused its pinned version (exit 1) or the program failed (exit 2). */
     error?: { kind: "promotion" | "config" | "program"; message: string };
 }
@@ -114,7 +116,7 @@ function treeLines(resources: StackReport["resources"]): string[] {
 }
 
 export function renderText(report: StackReport): string {
-    const out: string[] = [`Previewing stack ${report.stack} (offline: mock engine, no Azure calls)`, ""];
+    const out: string[] = [`Previewing stack ${report.stack} (offline: mock engine, no Azure calls)`, ...(report.notices ?? []).map((n) => `  note: ${n}`), ""];
     if (report.error) {
         const label = report.error.kind === "promotion" ? "Promotion refused" : report.error.kind === "config" ? "Configuration error" : "Program error";
         out.push(`  ${label}: ${report.error.message}`, "");
@@ -181,6 +183,7 @@ export function renderMarkdown(reports: StackReport[]): string {
     }
     for (const r of reports) {
         out.push("", `### \`${r.stack}\``, "");
+        for (const n of r.notices ?? []) out.push(`> ${mdEscape(n)}`, "");
         if (r.error) {
             out.push(`> **${r.error.kind === "promotion" ? "Promotion refused" : "Error"}:** ${mdEscape(r.error.message)}`);
             continue;
