@@ -3,7 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as resources from "@pulumi/azure-native/resources";
 import { GoldenImageBuild } from "./components/goldenImageBuild";
-import { ImageGallery } from "./components/imageGallery";
+import { IMAGE_ESTATE_OPTIONS, ImageGallery } from "./components/imageGallery";
 import { ImageRollout } from "./components/imageRollout";
 import { SessionHostPool } from "./components/sessionHostPool";
 import { loadRingConfig } from "./src/config/parse";
@@ -18,11 +18,16 @@ export = async () => {
     const upstream = ring.promoteFrom ? await readUpstreamRing(ring.promoteFrom, ring.stackFile) : undefined;
     if (upstream) requirePromotable(ring, ring.imageVersion, upstream);
 
-    const resourceGroup = new resources.ResourceGroup("ring", {
-        resourceGroupName: ring.resourceGroupName,
-        location: ring.location,
-        tags: sessionHostTags(ring),
-    });
+    // The build ring's resource group holds the gallery every ring runs from: protected like the gallery.
+    const resourceGroup = new resources.ResourceGroup(
+        "ring",
+        {
+            resourceGroupName: ring.resourceGroupName,
+            location: ring.location,
+            tags: sessionHostTags(ring),
+        },
+        ring.image ? IMAGE_ESTATE_OPTIONS : undefined,
+    );
 
     // 2. The image: built and published here in the build ring, or the upstream ring's published version.
     let image: RingImage;

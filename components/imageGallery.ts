@@ -5,6 +5,15 @@ import { galleryVersionProblem } from "../src/config/parse";
 import type { GalleryConfig } from "../src/config/types";
 import { galleryImageFeatures } from "../src/aib/gallery";
 
+/**
+ * The image estate every ring runs from: the gallery, its image definitions and the resource group
+ * holding them. `pulumi destroy -s test` must stop at them, not delete what pilot and prod boot from;
+ * and a deliberate teardown of the build ring leaves them in Azure (deleting a resource group also
+ * deletes the image versions Azure Image Builder published, which Pulumi does not manage:
+ * pulumi-azure-native#2522). README.md "Tearing down" gives the order for removing them on purpose.
+ */
+export const IMAGE_ESTATE_OPTIONS = { protect: true, retainOnDelete: true } as const satisfies pulumi.CustomResourceOptions;
+
 export interface ImageGalleryArgs {
     resourceGroupName: pulumi.Input<string>;
     location: string;
@@ -32,7 +41,7 @@ export class ImageGallery extends pulumi.ComponentResource {
                 description: `AVD golden images (${g.imageDefinitionName})`,
                 tags: args.tags,
             },
-            { parent: this },
+            { parent: this, ...IMAGE_ESTATE_OPTIONS },
         );
 
         const features = galleryImageFeatures(g.hyperVGeneration);
@@ -51,7 +60,7 @@ export class ImageGallery extends pulumi.ComponentResource {
                 description: g.description,
                 tags: args.tags,
             },
-            { parent: this },
+            { parent: this, ...IMAGE_ESTATE_OPTIONS },
         );
 
         this.galleryId = gallery.id;

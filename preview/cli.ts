@@ -12,7 +12,7 @@ import { ConfigError } from "../src/config/reader";
 import { PromotionRefusedError } from "../src/promotion/gate";
 import { EvaluationError, evaluate } from "./engine";
 import { renderMarkdown, renderText, toJson, type StackReport } from "./render";
-import { readStackConfig, type StackConfig } from "./stackConfig";
+import { escNotice, readStackConfig, type StackConfig } from "./stackConfig";
 import { simulatedCommandStdout } from "./commands";
 import program = require("../index");
 import { PolicyConfigError, startPolicyPack, type PolicyPackHandle } from "./policyRunner";
@@ -139,6 +139,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
             const report: StackReport = { stack, resources: [], outputs: {}, violations: [] };
             try {
                 const cfg = readStackConfig(opts.dir, stack);
+                const notice = escNotice(cfg);
+                if (notice) report.notices = [notice];
                 const promoteFrom = cfg.config[PROMOTE_KEY];
                 if (promoteFrom) {
                     const [, project, upstreamStack] = promoteFrom.split("/");
@@ -212,6 +214,7 @@ export async function main(policyPackProcess?: ChildProcess): Promise<number> {
         const { reports, exitCode } = await runPreview(opts);
         process.stdout.write(render(reports, opts.format));
         for (const r of reports) if (r.error && opts.format !== "text") process.stderr.write(`${r.stack}: ${r.error.message}\n`);
+        for (const r of reports) for (const n of r.notices ?? []) if (opts.format === "json") process.stderr.write(`${r.stack}: note: ${n}\n`);
         return exitCode;
     } catch (err) {
         process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -24,6 +24,18 @@ export interface RecordedResource {
     dependencies: string[];
     propertyDependencies: Record<string, string[]>;
     id?: string;
+    /** The resource options that change what `pulumi up` or `pulumi destroy` does, as the engine received them. */
+    options: ResourceOptionsRecord;
+}
+
+export interface ResourceOptionsRecord {
+    protect: boolean;
+    retainOnDelete: boolean;
+    deleteBeforeReplace: boolean;
+    replaceOnChanges: string[];
+    ignoreChanges: string[];
+    /** URNs the resource depends on beyond those its inputs carry (the `dependsOn` option, components expanded by the SDK). */
+    dependsOn: string[];
 }
 
 export interface Evaluation {
@@ -65,7 +77,28 @@ interface RegisterRequest {
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
     getDependenciesList(): string[];
     getPropertydependenciesMap(): { forEach(cb: (value: { getUrnsList(): string[] }, key: string) => void): void };
+    getProtect(): boolean;
+    getRetainondelete(): boolean;
+    getDeletebeforereplace(): boolean;
+    getReplaceonchangesList(): string[];
+    getIgnorechangesList(): string[];
 }
+
+/** Options as the engine receives them; an explicit dependency is one no input property carries. */
+function optionsOf(req: RegisterRequest, propertyDependencies: Record<string, string[]>): ResourceOptionsRecord {
+    const viaInputs = new Set(Object.values(propertyDependencies).flat());
+    return {
+        protect: req.getProtect(),
+        retainOnDelete: req.getRetainondelete(),
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+        ignoreChanges: req.getIgnorechangesList(),
+        dependsOn: req.getDependenciesList().filter((urn) => !viaInputs.has(urn)),
+    };
+}
+
+/** A read (StackReference) is never protected, replaced or deleted by the stack that reads it. */
+const READ_OPTIONS: ResourceOptionsRecord = { protect: false, retainOnDelete: false, deleteBeforeReplace: false, replaceOnChanges: [], ignoreChanges: [], dependsOn: [] };
 
 interface ReadRequest {
     getType(): string;
@@ -105,6 +138,7 @@ class RecordingMonitor extends MockMonitor {
                     dependencies: req.getDependenciesList(),
                     propertyDependencies,
                     id: id || undefined,
+                    options: optionsOf(req, propertyDependencies),
                 });
             }
             callback(err, resp);
@@ -128,6 +162,7 @@ class RecordingMonitor extends MockMonitor {
                     dependencies: req.getDependenciesList(),
                     propertyDependencies: {},
                     id: req.getId() || undefined,
+                    options: READ_OPTIONS,
                 });
             }
             callback(err, resp);

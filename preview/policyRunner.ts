@@ -34,6 +34,8 @@ export interface PolicyInputResource {
     outputs?: Record<string, unknown>;
     dependencies?: string[];
     propertyDependencies?: Record<string, string[]>;
+    /** The options the engine received (preview/engine.ts ResourceOptionsRecord); absent means none set. */
+    options?: { protect: boolean; ignoreChanges: string[]; deleteBeforeReplace: boolean };
 }
 
 export interface PolicyViolation {
@@ -340,7 +342,9 @@ function withoutUndefined(value: unknown): unknown {
 
 function resourceOptions(r: PolicyInputResource): proto.AnalyzerResourceOptions {
     const options = new proto.AnalyzerResourceOptions();
-    options.setProtect(false);
+    options.setProtect(r.options?.protect ?? false);
+    options.setIgnorechangesList(r.options?.ignoreChanges ?? []);
+    options.setDeletebeforereplace(r.options?.deleteBeforeReplace ?? false);
     options.setCustomtimeouts(new proto.AnalyzerResourceOptions.CustomTimeouts());
     if (r.parent) options.setParent(r.parent);
     return options;

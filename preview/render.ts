@@ -12,9 +12,11 @@ export interface Violation {
 
 export interface StackReport {
     stack: string;
-    resources: Array<Pick<RecordedResource, "urn" | "type" | "name" | "parent" | "inputs">>;
+    resources: Array<Pick<RecordedResource, "urn" | "type" | "name" | "parent" | "inputs" | "options">>;
     outputs: Record<string, unknown>;
     violations: Violation[];
+    /** One-line notes on how the preview read the stack (an ESC environment it cannot open). */
+    notices?: string[];
     /** Set when the ring refused its pinned version (exit 1) or the program failed (exit 2). */
     error?: { kind: "promotion" | "config" | "program"; message: string };
 }
@@ -84,6 +86,11 @@ function shortType(type: string): string {
     return type.replace(/^azure-native:/, "azure:");
 }
 
+/** Marks the options that change what `pulumi destroy` does, after the resource's name. */
+function optionMarks(r: Pick<RecordedResource, "options">): string {
+    return `${r.options.protect ? " [protected]" : ""}${r.options.retainOnDelete ? " [retained on delete]" : ""}`;
+}
+
 /** Resources as a tree by parent, like the CLI's preview. */
 function treeLines(resources: StackReport["resources"]): string[] {
     const children = new Map<string | undefined, StackReport["resources"]>();
@@ -100,7 +107,7 @@ function treeLines(resources: StackReport["resources"]): string[] {
             const label = `${prefix}${branch}${shortType(r.type)}`;
             const op = r.type === "pulumi:pulumi:StackReference" ? "read" : "+";
             const detail = keyInputs(r);
-            lines.push(` ${op.padEnd(4)} ${label.padEnd(68)} ${r.name}${detail ? `  ${detail}` : ""}`);
+            lines.push(` ${op.padEnd(4)} ${label.padEnd(68)} ${r.name}${optionMarks(r)}${detail ? `  ${detail}` : ""}`);
             walk(r.urn, parent === undefined ? prefix : prefix + (last ? "   " : "│  "));
         });
     };
@@ -109,13 +116,20 @@ function treeLines(resources: StackReport["resources"]): string[] {
 }
 
 export function renderText(report: StackReport): string {
-    const out: string[] = [`Previewing stack ${report.stack} (offline: mock engine, no Azure calls)`, ""];
+    const out: string[] = [`Previewing stack ${report.stack} (offline: mock engine, no Azure calls)`, ...(report.notices ?? []).map((n) => `  note: ${n}`), ""];
     if (report.error) {
         const label = report.error.kind === "promotion" ? "Promotion refused" : report.error.kind === "config" ? "Configuration error" : "Program error";
         out.push(`  ${label}: ${report.error.message}`, "");
         return out.join("\n");
     }
     out.push(...treeLines(report.resources), "");
+    if (report.resources.some((r) => r.options.protect)) {
+        out.push(
+            "[protected]: `pulumi destroy` and any replacement stop at these resources; [retained on delete]: removing them from the",
+            "stack leaves them in Azure. README.md \"Tearing down\" says how to remove them on purpose.",
+            "",
+        );
+    }
     out.push("Outputs:");
     for (const [k, v] of Object.entries(report.outputs).sort(([a], [b]) => a.localeCompare(b))) {
         out.push(`    ${k}: ${JSON.stringify(v)}`);
@@ -139,7 +153,7 @@ export function renderText(report: StackReport): string {
 export function toJson(report: StackReport): Record<string, unknown> {
     return {
         stack: report.stack,
-        resources: report.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs })),
+        resources: report.resources.map((r) => ({ urn: r.urn, type: r.type, name: r.name, parent: r.parent ?? null, inputs: r.inputs, options: r.options })),
         outputs: report.outputs,
         violations: report.violations,
         ...(report.error ? { error: report.error } : {}),
@@ -169,6 +183,7 @@ export function renderMarkdown(reports: StackReport[]): string {
     }
     for (const r of reports) {
         out.push("", `### \`${r.stack}\``, "");
+        for (const n of r.notices ?? []) out.push(`> ${mdEscape(n)}`, "");
         if (r.error) {
             out.push(`> **${r.error.kind === "promotion" ? "Promotion refused" : "Error"}:** ${mdEscape(r.error.message)}`);
             continue;

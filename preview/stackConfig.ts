@@ -14,6 +14,8 @@ export interface StackConfig {
     /** Full keys (`project:key`) to the string values the program receives. */
     config: Record<string, string>;
     secretKeys: string[];
+    /** The Pulumi ESC environments the stack file imports (`environment:`); offline they cannot be opened. */
+    environments: string[];
 }
 
 function readYaml(dir: string, file: string): unknown {
@@ -36,28 +38,42 @@ function isRecord(value: unknown): value is Record<string, unknown> {
     return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The environments an `environment:` block names: a list of names, or an ESC definition whose
+ * `imports` are names (or `{name: {...}}`); inline `values` count as one environment, "(inline values)".
+ */
+export function escEnvironments(block: unknown): string[] {
+    if (block === undefined || block === null) return [];
+    if (Array.isArray(block)) return block.map(asString);
+    if (!isRecord(block)) return [asString(block)];
+    const imports = Array.isArray(block.imports) ? block.imports.map((i) => (isRecord(i) ? Object.keys(i)[0] ?? "" : asString(i))) : [];
+    return [...imports, ...(isRecord(block.values) ? ["(inline values)"] : [])];
+}
+
 /** Project name and the defaults its `config:` block declares (full keys). */
-export function readProject(dir: string): { project: string; defaults: Record<string, string> } {
+export function readProject(dir: string): { project: string; defaults: Record<string, string>; required: string[] } {
     const doc = readYaml(dir, "Pulumi.yaml");
     if (!isRecord(doc) || typeof doc.name !== "string") throw new ConfigError("Pulumi.yaml: name is required");
     const project = doc.name;
     const defaults: Record<string, string> = {};
+    const required: string[] = [];
     const block = isRecord(doc.config) ? doc.config : {};
     for (const [key, decl] of Object.entries(block)) {
         const full = key.includes(":") ? key : `${project}:${key}`;
         if (isRecord(decl) && ("type" in decl || "description" in decl || "default" in decl || "value" in decl)) {
             const value = "value" in decl ? decl.value : decl.default;
             if (value !== undefined) defaults[full] = asString(value);
+            else required.push(full);
         } else if (decl !== undefined && decl !== null) {
             defaults[full] = asString(decl);
         }
     }
-    return { project, defaults };
+    return { project, defaults, required };
 }
 
 export function readStackConfig(dir: string, stack: string): StackConfig {
     if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new ConfigError(`"${stack}" is not a valid stack name`);
-    const { project, defaults } = readProject(dir);
+    const { project, defaults, required } = readProject(dir);
     const file = `Pulumi.${stack}.yaml`;
     const doc = readYaml(dir, file) ?? {};
     if (!isRecord(doc)) throw new ConfigError(`${file}: must be a mapping with a config: block`);
@@ -77,5 +93,22 @@ export function readStackConfig(dir: string, stack: string): StackConfig {
         }
         config[key] = asString(value);
     }
-    return { project, stack, config, secretKeys };
+    // The CLI merges an ESC environment's pulumiConfig under the stack file's values; offline there is
+    // no environment to open, so say so, and fail as the CLI would on the required keys then missing.
+    const environments = escEnvironments(doc.environment);
+    if (environments.length > 0) {
+        const missing = required.filter((key) => !(key in config));
+        if (missing.length > 0) {
+            throw new ConfigError(
+                `${file}: imports the ESC environment(s) ${environments.join(", ")}, which the offline preview cannot open; without them the stack lacks the required key(s) ${missing.join(", ")}`,
+            );
+        }
+    }
+    return { project, stack, config, secretKeys, environments };
+}
+
+/** The one line the preview prints for a stack whose file imports ESC environments. */
+export function escNotice(cfg: Pick<StackConfig, "stack" | "environments">): string | undefined {
+    if (cfg.environments.length === 0) return undefined;
+    return `Pulumi.${cfg.stack}.yaml imports the ESC environment(s) ${cfg.environments.join(", ")}, which the offline preview cannot open: previewing with the stack file's own values only`;
 }

@@ -70,6 +70,14 @@ describe("ImageGallery (mock engine, Pulumi.test.yaml)", () => {
         assert.deepEqual(gallery.inputs.tags, TAGS);
     });
 
+    it("protects the gallery and the image definition and keeps them in Azure when the stack is torn down", () => {
+        for (const type of ["azure-native:compute:Gallery", "azure-native:compute:GalleryImage"]) {
+            const r = only(e, type);
+            assert.equal(r.options.protect, true, `${type} is protected`);
+            assert.equal(r.options.retainOnDelete, true, `${type} is retained on delete`);
+        }
+    });
+
     it("defines a generalized Windows image with its publisher/offer/sku, generation 2 and Trusted Launch", () => {
         const d = only(e, "azure-native:compute:GalleryImage").inputs;
         assert.equal(d.galleryName, "avd_golden_images");

@@ -384,7 +384,31 @@ export function loadRingConfig(): RingConfig {
         const key = fullKey.slice(PROJECT.length + 1);
         values[key] = parseValue(text);
     }
-    return parseRingConfig({ stack: pulumi.getStack(), values, secret: (key) => config.getSecret(key) });
+    refusePlainSecrets(pulumi.getStack());
+    // An empty value is unset: Pulumi.yaml declares the secret keys with default "" so that they stay optional.
+    return parseRingConfig({ stack: pulumi.getStack(), values, secret: (key) => (values[key] === "" ? undefined : config.getSecret(key)) });
+}
+
+/** Keys read only as Pulumi secrets; Pulumi.yaml declares each of them `secret: true`. */
+export const SECRET_KEYS = ["adminPassword", "domainJoinPassword"] as const;
+
+// Which keys the CLI handed over as secrets (PULUMI_CONFIG_SECRET_KEYS); internal to the SDK, so narrowed here.
+const sdkConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+
+/**
+ * A secret key set in plain text sits in the stack file, in git: refused, without echoing the value.
+ * The CLI checks `secret: true` only for typed keys, and a typed secret key cannot be optional.
+ */
+function refusePlainSecrets(stack: string): void {
+    const all = pulumi.runtime.allConfig();
+    for (const key of SECRET_KEYS) {
+        const full = `${PROJECT}:${key}`;
+        if (all[full] && !sdkConfig.isConfigSecret(full)) {
+            throw new ConfigError(
+                `Pulumi.${stack}.yaml: ${full} is set in plain text, but it is a secret and the stack file is kept in git; remove it from the file and set it with: pulumi config set --secret ${full} --stack ${stack}`,
+            );
+        }
+    }
 }
 
 /** Config values arrive as strings; objects and lists as JSON text. */
