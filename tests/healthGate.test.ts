@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { main, type GateResult } from "../tools/healthGate";
 import { VirtualClock } from "../tools/azure/clock";
 import { HEALTH_CHECK_SCRIPT } from "../tools/rollout/healthGateRunner";
-import { ComputeModule, type RunCommandInput, type UpgradeMode } from "./fakeAzure/compute";
+import { ComputeModule, type UpgradeMode } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule } from "./fakeAzure/desktopVirtualization";
+import { RunCommandModule, type RunCommandInput } from "./fakeAzure/runCommand";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-pilot`;
@@ -34,6 +35,7 @@ interface World {
     fake: FakeAzure;
     compute: ComputeModule;
     dv: DesktopVirtualizationModule;
+    rc: RunCommandModule;
     /** Per-instance changes to the healthy facts; a function sees how often the host was probed. */
     facts: Map<string, (probe: number) => Record<string, unknown>>;
 }
@@ -49,7 +51,8 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
     const clock = new VirtualClock();
     const facts = new Map<string, (probe: number) => Record<string, unknown>>();
     const probes = new Map<string, number>();
-    const compute = new ComputeModule({
+    const compute = new ComputeModule();
+    const rc = new RunCommandModule(compute, {
         defaultRunCommand: (input: RunCommandInput) => {
             const n = (probes.get(input.instanceId) ?? 0) + 1;
             probes.set(input.instanceId, n);
@@ -58,7 +61,7 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
         },
     });
     const dv = new DesktopVirtualizationModule({ compute });
-    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, dv]);
+    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, rc, dv]);
     compute.addScaleSet({
         id: VMSS,
         capacity,
@@ -69,7 +72,7 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
         rollingUpgradePolicy: { maxBatchInstancePercent: 10, maxUnhealthyUpgradedInstancePercent: 20, pauseTimeBetweenBatches: "PT2M" },
     });
     dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
-    return { clock, fake, compute, dv, facts };
+    return { clock, fake, compute, dv, rc, facts };
 }
 
 async function gate(w: World, extra: Record<string, string | undefined> = {}): Promise<Run> {
@@ -97,7 +100,7 @@ async function gate(w: World, extra: Record<string, string | undefined> = {}): P
 }
 
 function probedInstances(w: World): string[] {
-    return [...new Set(w.compute.runCommands.map((r) => r.instanceId))].sort((a, b) => Number(a) - Number(b));
+    return [...new Set(w.rc.runCommands.map((r) => r.instanceId))].sort((a, b) => Number(a) - Number(b));
 }
 
 describe("health gate (tools/healthGate.ts)", () => {
@@ -111,10 +114,11 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
 
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(run.result, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 4, hostsPassed: 4 });
+        assert.deepEqual({ ...run.result, hosts: undefined }, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 4, hostsPassed: 4, hosts: undefined });
+        assert.deepEqual(run.result?.hosts.map((h) => `${h.host} ${h.outcome}`), ["avdplt000000 healthy", "avdplt000001 healthy", "avdplt000002 healthy", "avdplt000003 healthy"]);
         assert.deepEqual(probedInstances(w), ["0", "1", "2", "3"]);
         const script = readFileSync(HEALTH_CHECK_SCRIPT, "utf8").split("\n");
-        for (const r of w.compute.runCommands) {
+        for (const r of w.rc.runCommands) {
             assert.deepEqual(r.script, script, "the readable script is sent as it is in the repository");
             assert.deepEqual(r.parameters, { CheckFslogix: "true", MeasureLogon: "false" });
         }
@@ -130,13 +134,14 @@ describe("health gate (tools/healthGate.ts)", () => {
 
         assert.equal(run.code, 1);
         const err = run.stderr.join("\n");
-        assert.match(err, /Error: health gate for 1\.2\.0 failed: 2 of 4 probed host\(s\) failed their checks\./);
-        assert.match(err, /avdplt000001\s+1\s+RDAgentBootLoader Stopped; frxsvc Stopped/);
-        assert.match(err, /avdplt000002\s+2\s+not joined to Active Directory or Microsoft Entra ID; CPU 97% > 80%; free memory 8% < 20%/);
+        assert.match(err, /Error: health gate for 1\.2\.0 failed: 2 of 4 probed host\(s\) are not healthy \(2 unhealthy\)\./);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.match(err, /avdplt000001\s+1\s+unhealthy\s+RDAgentBootLoader Stopped; frxsvc Stopped/);
+        assert.match(err, /avdplt000002\s+2\s+unhealthy\s+not joined to Active Directory or Microsoft Entra ID; CPU 97% > 80%; free memory 8% < 20%/);
         assert.match(err, /the next ring cannot promote it/);
         assert.equal(run.stdout.length, 0, "no validated version is printed");
-        assert.ok(w.compute.runCommands.filter((r) => r.instanceId === "2").length > 1, "failing hosts are probed again until the gate times out");
-        assert.equal(w.compute.runCommands.filter((r) => r.instanceId === "0").length, 1, "passing hosts are probed once");
+        assert.ok(w.rc.runCommands.filter((r) => r.instanceId === "2").length > 1, "failing hosts are probed again until the gate times out");
+        assert.equal(w.rc.runCommands.filter((r) => r.instanceId === "0").length, 1, "passing hosts are probed once");
     });
 
     it("does not check FSLogix in rings that do not use it", async () => {
@@ -144,7 +149,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         w.facts.set("0", () => ({ services: { RDAgent: "Running", RDAgentBootLoader: "Running" } }));
         const run = await gate(w, { AVD_CHECK_FSLOGIX: "false" });
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(w.compute.runCommands[0].parameters, { CheckFslogix: "false", MeasureLogon: "false" });
+        assert.deepEqual(w.rc.runCommands[0].parameters, { CheckFslogix: "false", MeasureLogon: "false" });
     });
 
     it("probes a host again while its CPU settles after the upgrade", async () => {
@@ -153,7 +158,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
         assert.equal(run.code, 0, run.stderr.join("\n"));
         assert.match(run.stderr.join("\n"), /round 1: avdplt000001 \(CPU 99% > 80%\); checking again in 30 s/);
-        assert.equal(w.compute.runCommands.length, 4);
+        assert.equal(w.rc.runCommands.length, 4);
     });
 
     it("checks the login time of the latest logon when the login probe is on", async () => {
@@ -161,8 +166,8 @@ describe("health gate (tools/healthGate.ts)", () => {
         w.facts.set("0", () => ({ lastLogon: { user: "CONTOSO\\probe", seconds: 44.6, time: "2026-01-12T08:30:00Z" } }));
         const slow = await gate(w, { AVD_LOGIN_PROBE: "true", AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(slow.code, 1);
-        assert.match(slow.stderr.join("\n"), /avdplt000000\s+0\s+login took 45 s > 30 s \(CONTOSO\\probe\)/);
-        assert.equal(w.compute.runCommands[0].parameters.MeasureLogon, "true");
+        assert.match(slow.stderr.join("\n"), /avdplt000000\s+0\s+unhealthy\s+login took 45 s > 30 s \(CONTOSO\\probe\)/);
+        assert.equal(w.rc.runCommands[0].parameters.MeasureLogon, "true");
 
         w.facts.set("0", () => ({ lastLogon: { user: "CONTOSO\\probe", seconds: 18.2 } }));
         assert.equal((await gate(w, { AVD_LOGIN_PROBE: "true" })).code, 0);
@@ -175,10 +180,10 @@ describe("health gate (tools/healthGate.ts)", () => {
 
     it("reports a host whose probe prints no JSON", async () => {
         w = await world(2, "Manual");
-        w.compute.scenario(VMSS, "1", { runCommand: () => ({ stdout: "", stderr: "Get-CimInstance : Access denied" }) });
+        w.rc.script(VMSS, "1", () => ({ stdout: "", stderr: "Get-CimInstance : Access denied" }));
         const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(run.code, 1);
-        assert.match(run.stderr.join("\n"), /avdplt000001\s+1\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Access denied/);
+        assert.match(run.stderr.join("\n"), /avdplt000001\s+1\s+probe failed\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Access denied/);
     });
 
     it("fails when an instance is not Available, naming it and its state", async () => {
@@ -189,7 +194,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         const err = run.stderr.join("\n");
         assert.match(err, /1 of 3 instance\(s\) were not on 1\.2\.0 with the AVD agent Available after 10 min/);
         assert.match(err, /avdplt000002\s+2\s+1\.2\.0\s+healthy\s+NeedsAssistance/);
-        assert.deepEqual(w.compute.runCommands, [], "no host is probed before every host is Available");
+        assert.deepEqual(w.rc.runCommands, [], "no host is probed before every host is Available");
     });
 
     it("in a Rolling ring waits for Azure's rolling upgrade, then probes a sample that includes the whole last batch", async () => {
@@ -206,7 +211,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         for (const id of ["36", "37", "38", "39"]) assert.ok(sample.includes(id), `last batch host ${id} is probed`);
         const zones = new Set(sample.map((id) => w.compute.instance(VMSS, id).zone));
         assert.equal(zones.size, 3, "the sample spans every zone");
-        assert.deepEqual(run.result, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 12, hostsPassed: 12 });
+        assert.equal(run.result?.hostsPassed, 12);
         assert.deepEqual(w.fake.violations, []);
     });
 
@@ -221,7 +226,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         assert.match(err, /Error: health gate for 1\.2\.0 failed: Azure's rolling upgrade ended Faulted \(MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade: /);
         assert.match(err, /avdplt000000\s+0\s+1\.2\.0\s+unhealthy/);
         assert.match(err, /avdplt000009\s+9\s+1\.1\.0/);
-        assert.deepEqual(w.compute.runCommands, []);
+        assert.deepEqual(w.rc.runCommands, []);
     });
 
     it("in a Rolling ring does not mistake an earlier Faulted upgrade for the new one", async () => {
