@@ -262,3 +262,148 @@ describe("health gate (tools/healthGate.ts)", () => {
         assert.match(run.stderr.join("\n"), /does not reference image version 1\.2\.0 \(its model has .*\/versions\/1\.1\.0\)/);
     });
 });
+
+/** Progress lines' time stamps ("[1h02m05s] ..."), in ms since the gate started. */
+function stamps(stderr: string[]): number[] {
+    return stderr
+        .map((l) => /^\[(?:(\d+)h)?(?:(\d+)m)?(\d+)s\]/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3])) * 1000);
+}
+
+async function timedGate(w: World, extra: Record<string, string | undefined>): Promise<Run & { elapsedMs: number }> {
+    const start = w.clock.now();
+    const run = await gate(w, extra);
+    return { ...run, elapsedMs: w.clock.now() - start };
+}
+
+const POLL_MS = 30_000;
+const RUN_COMMAND_PATH = /\/virtualMachines\/1\/runCommand$/;
+
+describe("health gate under Run Command faults: every fault is one host's verdict, every wait ends by its deadline", () => {
+    let w: World;
+    afterEach(async () => {
+        await w?.fake.stop();
+    });
+
+    it("a probe that never finishes makes its host 'probe timed out' after AVD_PROBE_TIMEOUT_MINUTES, while the others are judged", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "1", () => ({ hang: true }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "30", AVD_PROBE_TIMEOUT_MINUTES: "5" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /failed: 1 of 3 probed host\(s\) are not healthy \(1 probe timed out\)/);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.match(err, /avdplt000001\s+1\s+probe timed out\s+probe did not finish within 5 min; Azure stops a hung script after 90 min/);
+        assert.match(err, /avdplt000002\s+2\s+healthy/);
+        assert.equal(w.rc.runsOn("1").length, 1, "a hung host is not probed again (Azure would refuse with 409)");
+        assert.deepEqual(w.rc.conflicts, []);
+        assert.ok(run.elapsedMs <= 5 * 60_000 + POLL_MS, `the gate ended ${run.elapsedMs} ms after it started, not at its own 30 min deadline`);
+    });
+
+    it("a probe timeout longer than the gate's time left still ends by the gate's deadline", async () => {
+        w = await world(2, "Manual");
+        w.rc.script(VMSS, "0", () => ({ hang: true }));
+        w.rc.script(VMSS, "1", () => ({ hang: true }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "12", AVD_PROBE_TIMEOUT_MINUTES: "90" });
+
+        assert.equal(run.code, 1);
+        assert.ok(run.elapsedMs <= 12 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+        const err = run.stderr.join("\n");
+        assert.match(err, /avdplt000000\s+0\s+probe timed out\s+probe did not finish within 12 min \(the gate's time left\)/);
+        assert.match(err, /avdplt000001\s+1\s+probe timed out/);
+        assert.match(err, /waiting for Run Command on avdplt000000 \(\d+ min( \d+ s)? left\) and avdplt000001/, "the wait says what it waits for");
+        const gaps = stamps(run.stderr).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1]));
+        assert.ok(Math.max(...gaps) <= 5 * 60_000, `progress lines at least every 5 min, longest gap ${Math.max(...gaps)} ms`);
+    });
+
+    it("a Retry-After of a day on the Run Command operation is capped by the probe deadline and reported while waiting", async () => {
+        w = await world(2, "Manual");
+        w.fake.operationRetryAfterSeconds = 86_400;
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "30", AVD_PROBE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        assert.ok(run.elapsedMs <= 30 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+        assert.match(run.stderr.join("\n"), /avdplt000000\s+0\s+probe timed out\s+probe did not finish within 10 min;/);
+        assert.deepEqual(w.fake.violations, [], "Retry-After is never undercut");
+        const gaps = stamps(run.stderr).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1]));
+        assert.ok(Math.max(...gaps) <= 5 * 60_000, `longest silent wait ${Math.max(...gaps)} ms`);
+    });
+
+    it("a failed Run Command (extension error) is that host's 'probe failed' with Azure's message", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "2", () => ({ extensionError: "Failed to download the script" }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.doesNotMatch(err, /an Azure call failed/);
+        assert.match(err, /avdplt000002\s+2\s+probe failed\s+Run Command failed: VM has reported a failure when processing extension 'RunCommandWindows'\. Error message: "Failed to download the script"\./);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.ok(w.rc.runsOn("2").length > 1, "a failed probe is tried again in the next round");
+        assert.ok(run.elapsedMs <= 10 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+    });
+
+    it("a script that fails on the host (stderr, no report) is 'probe failed' with its stderr", async () => {
+        w = await world(2, "Manual");
+        w.rc.script(VMSS, "0", () => ({ stdout: "", stderr: "Get-CimInstance : Invalid class" }));
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "5" });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /avdplt000000\s+0\s+probe failed\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Invalid class/);
+    });
+
+    it("a VM that disappears mid-probe is 'host disappeared', and the others are still judged", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "0", () => ({ seconds: 90, vmDisappearsAfterSeconds: 20 }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /failed: 1 of 3 probed host\(s\) are not healthy \(1 host disappeared\)/);
+        assert.match(err, /avdplt000000\s+0\s+host disappeared\s+the VM no longer exists/);
+        assert.match(err, /avdplt000001\s+1\s+healthy/);
+        assert.match(err, /avdplt000002\s+2\s+healthy/);
+        assert.equal(w.rc.runsOn("0").length, 1, "a vanished host is not probed again");
+    });
+
+    for (const status of [502, 0]) {
+        it(`a Run Command POST applied by Azure whose answer is lost (${status || "dropped connection"}) is reconciled from the VM's state, not posted again`, async () => {
+            w = await world(3, "Manual");
+            w.fake.injectFailure({ method: "POST", path: RUN_COMMAND_PATH, status, applied: true });
+            const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "15" });
+
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.equal(w.rc.runsOn("1").length, 1, "one run on the host: the output came from its instance view");
+            assert.deepEqual(w.rc.conflicts, [], "no second POST ran into 409");
+            assert.match(run.stderr.join("\n"), /avdplt000001: the Run Command request got no answer; reading the VM's run-command state/);
+            assert.deepEqual(run.result?.hosts.map((h) => h.outcome), ["healthy", "healthy", "healthy"]);
+        });
+    }
+
+    it("a Run Command POST that failed before Azure applied it is posted again once the VM shows no new run", async () => {
+        w = await world(2, "Manual");
+        w.fake.injectFailure({ method: "POST", path: RUN_COMMAND_PATH, status: 503 });
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "15" });
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.equal(w.rc.runsOn("1").length, 1);
+        assert.deepEqual(w.rc.conflicts, []);
+    });
+
+    it("a run still going from an earlier gate answers 409, and the gate waits for it instead of failing", async () => {
+        w = await world(2, "Manual");
+        let slow = true;
+        w.rc.script(VMSS, "1", (input) => (slow ? { seconds: 8 * 60 } : { stdout: JSON.stringify(healthyFacts(input.computerName)) }));
+        const first = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "10", AVD_PROBE_TIMEOUT_MINUTES: "2" });
+        assert.equal(first.code, 1);
+        assert.match(first.stderr.join("\n"), /avdplt000001\s+1\s+probe timed out\s+probe did not finish within 2 min/);
+
+        slow = false;
+        const second = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "20", AVD_PROBE_TIMEOUT_MINUTES: "10" });
+        assert.equal(second.code, 0, second.stderr.join("\n"));
+        assert.equal(w.rc.conflicts.length, 1, "Azure refused the second run while the first ran");
+        assert.match(second.stderr.join("\n"), /avdplt000001: Azure reports a run command in progress \(Run command extension execution is in progress\. Please wait for completion before invoking a run command\.\)/);
+        assert.equal(w.rc.runsOn("1").length, 2, "posted again once the earlier run ended");
+    });
+});

@@ -328,7 +328,10 @@ export class HealthGate {
                 if (!(e instanceof ArmError)) throw e;
                 const view = await this.tryView(host);
                 if (view === "gone") return this.disappeared(host);
-                if (e instanceof LroFailedError) return { host, outcome: "probe failed", failed: [`Run Command failed: ${e.armMessage}`] };
+                // A Location poll reports a failed operation as its error answer (a 4xx), an async poll as status Failed.
+                if (e instanceof LroFailedError || (e.status >= 400 && e.status < 500 && e.status !== 404 && e.status !== 408)) {
+                    return { host, outcome: "probe failed", failed: [`Run Command failed: ${e.armMessage}`] };
+                }
                 // The status request failed; the run goes on on the VM, whose state tells the outcome.
                 p.phase = { kind: "reconcile", postedAt };
                 p.nextAt = clock.now() + t.pollMs;
