@@ -94,7 +94,10 @@ async function gate(w: World, extra: Record<string, string | undefined> = {}): P
     };
     const stdout: string[] = [];
     const stderr: string[] = [];
+    const start = w.clock.now();
     const code = await main(env, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { clock: w.clock });
+    const boundMs = Number(env.AVD_GATE_TIMEOUT_MINUTES) * 60_000 + Number(env.AVD_POLL_SECONDS) * 1000;
+    assert.ok(w.clock.now() - start <= boundMs, `the gate waited ${w.clock.now() - start} ms, more than its deadline plus one poll interval (${boundMs} ms)`);
     const last = stdout[stdout.length - 1];
     return { code, stdout, stderr, result: code === 0 && last ? (JSON.parse(last) as GateResult) : undefined };
 }
@@ -381,6 +384,18 @@ describe("health gate under Run Command faults: every fault is one host's verdic
         });
     }
 
+    it("with a share of all POST answers lost, every host is still probed exactly once and judged", async () => {
+        w = await world(8, "Manual");
+        w.fake.setLostResponses({ rate: 0.5, method: "POST", path: /\/runCommand$/ });
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "20" });
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.match(run.stderr.join("\n"), /the Run Command request got no answer/, "some answers were lost");
+        for (const id of ["0", "1", "2", "3", "4", "5", "6", "7"]) assert.equal(w.rc.runsOn(id).length, 1, `host ${id} ran one probe`);
+        assert.deepEqual(w.rc.conflicts, []);
+        assert.equal(run.result?.hostsPassed, 8);
+    });
+
     it("a Run Command POST that failed before Azure applied it is posted again once the VM shows no new run", async () => {
         w = await world(2, "Manual");
         w.fake.injectFailure({ method: "POST", path: RUN_COMMAND_PATH, status: 503 });
@@ -403,7 +418,7 @@ describe("health gate under Run Command faults: every fault is one host's verdic
         const second = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "20", AVD_PROBE_TIMEOUT_MINUTES: "10" });
         assert.equal(second.code, 0, second.stderr.join("\n"));
         assert.equal(w.rc.conflicts.length, 1, "Azure refused the second run while the first ran");
-        assert.match(second.stderr.join("\n"), /avdplt000001: Azure reports a run command in progress \(Run command extension execution is in progress\. Please wait for completion before invoking a run command\.\)/);
+        assert.match(second.stderr.join("\n"), /avdplt000001: Azure refused a new run \(Run command extension execution is in progress\. Please wait for completion before invoking a run command\.\)/);
         assert.equal(w.rc.runsOn("1").length, 2, "posted again once the earlier run ended");
     });
 });

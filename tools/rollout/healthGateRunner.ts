@@ -312,7 +312,7 @@ export class HealthGate {
                 if (e.status === 409 || e.outcomeUnknown) {
                     // Our POST may have started a run (lost answer), or an earlier run still holds the
                     // VM: read what the VM reports instead of posting again.
-                    this.log(`${host.name}: ${e.status === 409 ? `Azure reports a run command in progress (${e.armMessage})` : "the Run Command request got no answer"}; reading the VM's run-command state`);
+                    this.log(`${host.name}: ${e.status === 409 ? `Azure refused a new run (${e.armMessage})` : "the Run Command request got no answer"}; reading the VM's run-command state`);
                     p.phase = { kind: "reconcile", postedAt };
                     p.nextAt = clock.now() + t.pollMs;
                     return undefined;
