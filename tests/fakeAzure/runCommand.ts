@@ -10,7 +10,7 @@
 import { createHash } from "node:crypto";
 import type { ComputeModule } from "./compute";
 import { COMPUTE_API_VERSION } from "./compute";
-import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
+import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type OperationOutcome, type ResourceProviderModule } from "./server";
 
 export interface RunCommandInput {
     scaleSetId: string;
@@ -182,7 +182,7 @@ export class RunCommandModule implements ResourceProviderModule {
         return fake.accepted(op, { location: true });
     }
 
-    private advance(k: string, run: Run, computerName: string): ReturnType<NonNullable<Parameters<FakeAzure["startOperation"]>[0]["advance"]>> {
+    private advance(k: string, run: Run, computerName: string): OperationOutcome | undefined {
         const now = this.azure.clock.now();
         const goneAt = this.gone.get(k);
         if (goneAt !== undefined && goneAt <= now && (run.endsAt === undefined || goneAt < run.endsAt)) {
