@@ -3,8 +3,9 @@ import { readFileSync } from "node:fs";
 import { main, type GateResult } from "../tools/healthGate";
 import { VirtualClock } from "../tools/azure/clock";
 import { HEALTH_CHECK_SCRIPT } from "../tools/rollout/healthGateRunner";
-import { ComputeModule, type RunCommandInput, type UpgradeMode } from "./fakeAzure/compute";
+import { ComputeModule, type UpgradeMode } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule } from "./fakeAzure/desktopVirtualization";
+import { RunCommandModule, type RunCommandInput } from "./fakeAzure/runCommand";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-pilot`;
@@ -34,6 +35,7 @@ interface World {
     fake: FakeAzure;
     compute: ComputeModule;
     dv: DesktopVirtualizationModule;
+    rc: RunCommandModule;
     /** Per-instance changes to the healthy facts; a function sees how often the host was probed. */
     facts: Map<string, (probe: number) => Record<string, unknown>>;
 }
@@ -49,7 +51,8 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
     const clock = new VirtualClock();
     const facts = new Map<string, (probe: number) => Record<string, unknown>>();
     const probes = new Map<string, number>();
-    const compute = new ComputeModule({
+    const compute = new ComputeModule();
+    const rc = new RunCommandModule(compute, {
         defaultRunCommand: (input: RunCommandInput) => {
             const n = (probes.get(input.instanceId) ?? 0) + 1;
             probes.set(input.instanceId, n);
@@ -58,7 +61,7 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
         },
     });
     const dv = new DesktopVirtualizationModule({ compute });
-    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, dv]);
+    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, rc, dv]);
     compute.addScaleSet({
         id: VMSS,
         capacity,
@@ -69,7 +72,7 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
         rollingUpgradePolicy: { maxBatchInstancePercent: 10, maxUnhealthyUpgradedInstancePercent: 20, pauseTimeBetweenBatches: "PT2M" },
     });
     dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
-    return { clock, fake, compute, dv, facts };
+    return { clock, fake, compute, dv, rc, facts };
 }
 
 async function gate(w: World, extra: Record<string, string | undefined> = {}): Promise<Run> {
@@ -91,13 +94,16 @@ async function gate(w: World, extra: Record<string, string | undefined> = {}): P
     };
     const stdout: string[] = [];
     const stderr: string[] = [];
+    const start = w.clock.now();
     const code = await main(env, { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { clock: w.clock });
+    const boundMs = Number(env.AVD_GATE_TIMEOUT_MINUTES) * 60_000 + Number(env.AVD_POLL_SECONDS) * 1000;
+    assert.ok(w.clock.now() - start <= boundMs, `the gate waited ${w.clock.now() - start} ms, more than its deadline plus one poll interval (${boundMs} ms)`);
     const last = stdout[stdout.length - 1];
     return { code, stdout, stderr, result: code === 0 && last ? (JSON.parse(last) as GateResult) : undefined };
 }
 
 function probedInstances(w: World): string[] {
-    return [...new Set(w.compute.runCommands.map((r) => r.instanceId))].sort((a, b) => Number(a) - Number(b));
+    return [...new Set(w.rc.runCommands.map((r) => r.instanceId))].sort((a, b) => Number(a) - Number(b));
 }
 
 describe("health gate (tools/healthGate.ts)", () => {
@@ -111,10 +117,11 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
 
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(run.result, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 4, hostsPassed: 4 });
+        assert.deepEqual({ ...run.result, hosts: undefined }, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 4, hostsPassed: 4, hosts: undefined });
+        assert.deepEqual(run.result?.hosts.map((h) => `${h.host} ${h.outcome}`), ["avdplt000000 healthy", "avdplt000001 healthy", "avdplt000002 healthy", "avdplt000003 healthy"]);
         assert.deepEqual(probedInstances(w), ["0", "1", "2", "3"]);
         const script = readFileSync(HEALTH_CHECK_SCRIPT, "utf8").split("\n");
-        for (const r of w.compute.runCommands) {
+        for (const r of w.rc.runCommands) {
             assert.deepEqual(r.script, script, "the readable script is sent as it is in the repository");
             assert.deepEqual(r.parameters, { CheckFslogix: "true", MeasureLogon: "false" });
         }
@@ -130,13 +137,14 @@ describe("health gate (tools/healthGate.ts)", () => {
 
         assert.equal(run.code, 1);
         const err = run.stderr.join("\n");
-        assert.match(err, /Error: health gate for 1\.2\.0 failed: 2 of 4 probed host\(s\) failed their checks\./);
-        assert.match(err, /avdplt000001\s+1\s+RDAgentBootLoader Stopped; frxsvc Stopped/);
-        assert.match(err, /avdplt000002\s+2\s+not joined to Active Directory or Microsoft Entra ID; CPU 97% > 80%; free memory 8% < 20%/);
+        assert.match(err, /Error: health gate for 1\.2\.0 failed: 2 of 4 probed host\(s\) are not healthy \(2 unhealthy\)\./);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.match(err, /avdplt000001\s+1\s+unhealthy\s+RDAgentBootLoader Stopped; frxsvc Stopped/);
+        assert.match(err, /avdplt000002\s+2\s+unhealthy\s+not joined to Active Directory or Microsoft Entra ID; CPU 97% > 80%; free memory 8% < 20%/);
         assert.match(err, /the next ring cannot promote it/);
         assert.equal(run.stdout.length, 0, "no validated version is printed");
-        assert.ok(w.compute.runCommands.filter((r) => r.instanceId === "2").length > 1, "failing hosts are probed again until the gate times out");
-        assert.equal(w.compute.runCommands.filter((r) => r.instanceId === "0").length, 1, "passing hosts are probed once");
+        assert.ok(w.rc.runCommands.filter((r) => r.instanceId === "2").length > 1, "failing hosts are probed again until the gate times out");
+        assert.equal(w.rc.runCommands.filter((r) => r.instanceId === "0").length, 1, "passing hosts are probed once");
     });
 
     it("does not check FSLogix in rings that do not use it", async () => {
@@ -144,7 +152,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         w.facts.set("0", () => ({ services: { RDAgent: "Running", RDAgentBootLoader: "Running" } }));
         const run = await gate(w, { AVD_CHECK_FSLOGIX: "false" });
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(w.compute.runCommands[0].parameters, { CheckFslogix: "false", MeasureLogon: "false" });
+        assert.deepEqual(w.rc.runCommands[0].parameters, { CheckFslogix: "false", MeasureLogon: "false" });
     });
 
     it("probes a host again while its CPU settles after the upgrade", async () => {
@@ -153,7 +161,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
         assert.equal(run.code, 0, run.stderr.join("\n"));
         assert.match(run.stderr.join("\n"), /round 1: avdplt000001 \(CPU 99% > 80%\); checking again in 30 s/);
-        assert.equal(w.compute.runCommands.length, 4);
+        assert.equal(w.rc.runCommands.length, 4);
     });
 
     it("checks the login time of the latest logon when the login probe is on", async () => {
@@ -161,8 +169,8 @@ describe("health gate (tools/healthGate.ts)", () => {
         w.facts.set("0", () => ({ lastLogon: { user: "CONTOSO\\probe", seconds: 44.6, time: "2026-01-12T08:30:00Z" } }));
         const slow = await gate(w, { AVD_LOGIN_PROBE: "true", AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(slow.code, 1);
-        assert.match(slow.stderr.join("\n"), /avdplt000000\s+0\s+login took 45 s > 30 s \(CONTOSO\\probe\)/);
-        assert.equal(w.compute.runCommands[0].parameters.MeasureLogon, "true");
+        assert.match(slow.stderr.join("\n"), /avdplt000000\s+0\s+unhealthy\s+login took 45 s > 30 s \(CONTOSO\\probe\)/);
+        assert.equal(w.rc.runCommands[0].parameters.MeasureLogon, "true");
 
         w.facts.set("0", () => ({ lastLogon: { user: "CONTOSO\\probe", seconds: 18.2 } }));
         assert.equal((await gate(w, { AVD_LOGIN_PROBE: "true" })).code, 0);
@@ -175,10 +183,10 @@ describe("health gate (tools/healthGate.ts)", () => {
 
     it("reports a host whose probe prints no JSON", async () => {
         w = await world(2, "Manual");
-        w.compute.scenario(VMSS, "1", { runCommand: () => ({ stdout: "", stderr: "Get-CimInstance : Access denied" }) });
+        w.rc.script(VMSS, "1", () => ({ stdout: "", stderr: "Get-CimInstance : Access denied" }));
         const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(run.code, 1);
-        assert.match(run.stderr.join("\n"), /avdplt000001\s+1\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Access denied/);
+        assert.match(run.stderr.join("\n"), /avdplt000001\s+1\s+probe failed\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Access denied/);
     });
 
     it("fails when an instance is not Available, naming it and its state", async () => {
@@ -189,7 +197,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         const err = run.stderr.join("\n");
         assert.match(err, /1 of 3 instance\(s\) were not on 1\.2\.0 with the AVD agent Available after 10 min/);
         assert.match(err, /avdplt000002\s+2\s+1\.2\.0\s+healthy\s+NeedsAssistance/);
-        assert.deepEqual(w.compute.runCommands, [], "no host is probed before every host is Available");
+        assert.deepEqual(w.rc.runCommands, [], "no host is probed before every host is Available");
     });
 
     it("in a Rolling ring waits for Azure's rolling upgrade, then probes a sample that includes the whole last batch", async () => {
@@ -206,7 +214,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         for (const id of ["36", "37", "38", "39"]) assert.ok(sample.includes(id), `last batch host ${id} is probed`);
         const zones = new Set(sample.map((id) => w.compute.instance(VMSS, id).zone));
         assert.equal(zones.size, 3, "the sample spans every zone");
-        assert.deepEqual(run.result, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 12, hostsPassed: 12 });
+        assert.equal(run.result?.hostsPassed, 12);
         assert.deepEqual(w.fake.violations, []);
     });
 
@@ -221,7 +229,7 @@ describe("health gate (tools/healthGate.ts)", () => {
         assert.match(err, /Error: health gate for 1\.2\.0 failed: Azure's rolling upgrade ended Faulted \(MaxUnhealthyUpgradedInstancePercentExceededInRollingUpgrade: /);
         assert.match(err, /avdplt000000\s+0\s+1\.2\.0\s+unhealthy/);
         assert.match(err, /avdplt000009\s+9\s+1\.1\.0/);
-        assert.deepEqual(w.compute.runCommands, []);
+        assert.deepEqual(w.rc.runCommands, []);
     });
 
     it("in a Rolling ring does not mistake an earlier Faulted upgrade for the new one", async () => {
@@ -255,5 +263,162 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
         assert.equal(run.code, 1);
         assert.match(run.stderr.join("\n"), /does not reference image version 1\.2\.0 \(its model has .*\/versions\/1\.1\.0\)/);
+    });
+});
+
+/** Progress lines' time stamps ("[1h02m05s] ..."), in ms since the gate started. */
+function stamps(stderr: string[]): number[] {
+    return stderr
+        .map((l) => /^\[(?:(\d+)h)?(?:(\d+)m)?(\d+)s\]/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3])) * 1000);
+}
+
+async function timedGate(w: World, extra: Record<string, string | undefined>): Promise<Run & { elapsedMs: number }> {
+    const start = w.clock.now();
+    const run = await gate(w, extra);
+    return { ...run, elapsedMs: w.clock.now() - start };
+}
+
+const POLL_MS = 30_000;
+const RUN_COMMAND_PATH = /\/virtualMachines\/1\/runCommand$/;
+
+describe("health gate under Run Command faults: every fault is one host's verdict, every wait ends by its deadline", () => {
+    let w: World;
+    afterEach(async () => {
+        await w?.fake.stop();
+    });
+
+    it("a probe that never finishes makes its host 'probe timed out' after AVD_PROBE_TIMEOUT_MINUTES, while the others are judged", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "1", () => ({ hang: true }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "30", AVD_PROBE_TIMEOUT_MINUTES: "5" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /failed: 1 of 3 probed host\(s\) are not healthy \(1 probe timed out\)/);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.match(err, /avdplt000001\s+1\s+probe timed out\s+probe did not finish within 5 min; Azure stops a hung script after 90 min/);
+        assert.match(err, /avdplt000002\s+2\s+healthy/);
+        assert.equal(w.rc.runsOn("1").length, 1, "a hung host is not probed again (Azure would refuse with 409)");
+        assert.deepEqual(w.rc.conflicts, []);
+        assert.ok(run.elapsedMs <= 5 * 60_000 + POLL_MS, `the gate ended ${run.elapsedMs} ms after it started, not at its own 30 min deadline`);
+    });
+
+    it("a probe timeout longer than the gate's time left still ends by the gate's deadline", async () => {
+        w = await world(2, "Manual");
+        w.rc.script(VMSS, "0", () => ({ hang: true }));
+        w.rc.script(VMSS, "1", () => ({ hang: true }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "12", AVD_PROBE_TIMEOUT_MINUTES: "90" });
+
+        assert.equal(run.code, 1);
+        assert.ok(run.elapsedMs <= 12 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+        const err = run.stderr.join("\n");
+        assert.match(err, /avdplt000000\s+0\s+probe timed out\s+probe did not finish within 12 min \(the gate's time left\)/);
+        assert.match(err, /avdplt000001\s+1\s+probe timed out/);
+        assert.match(err, /waiting for Run Command on avdplt000000 \(\d+ min( \d+ s)? left\) and avdplt000001/, "the wait says what it waits for");
+        const gaps = stamps(run.stderr).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1]));
+        assert.ok(Math.max(...gaps) <= 5 * 60_000, `progress lines at least every 5 min, longest gap ${Math.max(...gaps)} ms`);
+    });
+
+    it("a Retry-After of a day on the Run Command operation is capped by the probe deadline and reported while waiting", async () => {
+        w = await world(2, "Manual");
+        w.fake.operationRetryAfterSeconds = 86_400;
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "30", AVD_PROBE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        assert.ok(run.elapsedMs <= 30 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+        assert.match(run.stderr.join("\n"), /avdplt000000\s+0\s+probe timed out\s+probe did not finish within 10 min;/);
+        assert.deepEqual(w.fake.violations, [], "Retry-After is never undercut");
+        const gaps = stamps(run.stderr).map((t, i, all) => (i === 0 ? 0 : t - all[i - 1]));
+        assert.ok(Math.max(...gaps) <= 5 * 60_000, `longest silent wait ${Math.max(...gaps)} ms`);
+    });
+
+    it("a failed Run Command (extension error) is that host's 'probe failed' with Azure's message", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "2", () => ({ extensionError: "Failed to download the script" }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.doesNotMatch(err, /an Azure call failed/);
+        assert.match(err, /avdplt000002\s+2\s+probe failed\s+Run Command failed: VM has reported a failure when processing extension 'RunCommandWindows'\. Error message: "Failed to download the script"\./);
+        assert.match(err, /avdplt000000\s+0\s+healthy/);
+        assert.ok(w.rc.runsOn("2").length > 1, "a failed probe is tried again in the next round");
+        assert.ok(run.elapsedMs <= 10 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+    });
+
+    it("a script that fails on the host (stderr, no report) is 'probe failed' with its stderr", async () => {
+        w = await world(2, "Manual");
+        w.rc.script(VMSS, "0", () => ({ stdout: "", stderr: "Get-CimInstance : Invalid class" }));
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "5" });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /avdplt000000\s+0\s+probe failed\s+the health check printed no JSON report \(no output\); stderr: Get-CimInstance : Invalid class/);
+    });
+
+    it("a VM that disappears mid-probe is 'host disappeared', and the others are still judged", async () => {
+        w = await world(3, "Manual");
+        w.rc.script(VMSS, "0", () => ({ seconds: 90, vmDisappearsAfterSeconds: 20 }));
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "10" });
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /failed: 1 of 3 probed host\(s\) are not healthy \(1 host disappeared\)/);
+        assert.match(err, /avdplt000000\s+0\s+host disappeared\s+the VM no longer exists/);
+        assert.match(err, /avdplt000001\s+1\s+healthy/);
+        assert.match(err, /avdplt000002\s+2\s+healthy/);
+        assert.equal(w.rc.runsOn("0").length, 1, "a vanished host is not probed again");
+    });
+
+    for (const status of [502, 0]) {
+        it(`a Run Command POST applied by Azure whose answer is lost (${status || "dropped connection"}) is reconciled from the VM's state, not posted again`, async () => {
+            w = await world(3, "Manual");
+            w.fake.injectFailure({ method: "POST", path: RUN_COMMAND_PATH, status, applied: true });
+            const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "15" });
+
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.equal(w.rc.runsOn("1").length, 1, "one run on the host: the output came from its instance view");
+            assert.deepEqual(w.rc.conflicts, [], "no second POST ran into 409");
+            assert.match(run.stderr.join("\n"), /avdplt000001: the Run Command request got no answer; reading the VM's run-command state/);
+            assert.deepEqual(run.result?.hosts.map((h) => h.outcome), ["healthy", "healthy", "healthy"]);
+        });
+    }
+
+    it("with a share of all POST answers lost, every host is still probed exactly once and judged", async () => {
+        w = await world(8, "Manual");
+        w.fake.setLostResponses({ rate: 0.5, method: "POST", path: /\/runCommand$/ });
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "20" });
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.match(run.stderr.join("\n"), /the Run Command request got no answer/, "some answers were lost");
+        for (const id of ["0", "1", "2", "3", "4", "5", "6", "7"]) assert.equal(w.rc.runsOn(id).length, 1, `host ${id} ran one probe`);
+        assert.deepEqual(w.rc.conflicts, []);
+        assert.equal(run.result?.hostsPassed, 8);
+    });
+
+    it("a Run Command POST that failed before Azure applied it is posted again once the VM shows no new run", async () => {
+        w = await world(2, "Manual");
+        w.fake.injectFailure({ method: "POST", path: RUN_COMMAND_PATH, status: 503 });
+        const run = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "15" });
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.equal(w.rc.runsOn("1").length, 1);
+        assert.deepEqual(w.rc.conflicts, []);
+    });
+
+    it("a run still going from an earlier gate answers 409, and the gate waits for it instead of failing", async () => {
+        w = await world(2, "Manual");
+        let slow = true;
+        w.rc.script(VMSS, "1", (input) => (slow ? { seconds: 8 * 60 } : { stdout: JSON.stringify(healthyFacts(input.computerName)) }));
+        const first = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "10", AVD_PROBE_TIMEOUT_MINUTES: "2" });
+        assert.equal(first.code, 1);
+        assert.match(first.stderr.join("\n"), /avdplt000001\s+1\s+probe timed out\s+probe did not finish within 2 min/);
+
+        slow = false;
+        const second = await gate(w, { AVD_GATE_TIMEOUT_MINUTES: "20", AVD_PROBE_TIMEOUT_MINUTES: "10" });
+        assert.equal(second.code, 0, second.stderr.join("\n"));
+        assert.equal(w.rc.conflicts.length, 1, "Azure refused the second run while the first ran");
+        assert.match(second.stderr.join("\n"), /avdplt000001: Azure refused a new run \(Run command extension execution is in progress\. Please wait for completion before invoking a run command\.\)/);
+        assert.equal(w.rc.runsOn("1").length, 2, "posted again once the earlier run ended");
     });
 });

@@ -97,4 +97,25 @@ describe("health gate checks", () => {
         const manual = parseRingConfig({ stack: "prod", values: { ...base, sessionHosts: { ...base.sessionHosts, upgradeMode: "Manual" } }, secret });
         assert.equal(gateTimeoutMinutes(manual), 60);
     });
+
+    it("gives the gate room for a whole probe round when probes may take long", () => {
+        const sessionHosts = {
+            vmSize: "Standard_D8s_v5",
+            capacity: 6,
+            computerNamePrefix: "avdplt",
+            zones: ["1"],
+            subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+            osDiskSizeGb: 128,
+            upgradeMode: "Manual",
+            healthGate: { probeTimeoutMinutes: 75 },
+        };
+        const values = { imageVersion: "1.2.0", location: "westeurope", promoteFrom: "contoso/avd-image-rings/test", sessionHosts };
+        const secret = () => undefined;
+        const manual = parseRingConfig({ stack: "prod", values, secret });
+        assert.equal(manual.sessionHosts.healthGate.probeTimeoutMinutes, 75);
+        assert.equal(gateTimeoutMinutes(manual), 95, "the 75 min probe plus 20 min for hosts to report Available");
+        const rolling = parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, upgradeMode: "Rolling", rollingUpgrade: { maxBatchInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" } } }, secret });
+        assert.equal(gateTimeoutMinutes(rolling), 3 * (20 + 10) + 95);
+        assert.throws(() => parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, healthGate: { probeTimeoutMinutes: 120 } } }, secret }), /probeTimeoutMinutes/);
+    });
 });

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { GateResult } from "../tools/healthGate";
 import type { RolloutResult } from "../tools/rollout";
 import { ComputeModule } from "./fakeAzure/compute";
+import { RunCommandModule } from "./fakeAzure/runCommand";
 import { DesktopVirtualizationModule } from "./fakeAzure/desktopVirtualization";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
@@ -43,16 +44,15 @@ describe("rollout and health gate CLIs, as the command resources run them", func
     });
 
     it("roll a Manual ring forward and validate it against the fake in real time", async () => {
-        const compute = new ComputeModule({
-            upgradeSeconds: 0.05,
-            healthAfterSeconds: 0,
+        const compute = new ComputeModule({ upgradeSeconds: 0.05, healthAfterSeconds: 0 });
+        const runCommands = new RunCommandModule(compute, {
             runCommandSeconds: 0,
             defaultRunCommand: (input) => ({
                 stdout: JSON.stringify({ computerName: input.computerName, domainJoined: true, entraJoined: false, services: { RDAgent: "Running", RDAgentBootLoader: "Running", frxsvc: "Running" }, cpuPercent: 10, freeMemoryPercent: 55 }),
             }),
         });
         const dv = new DesktopVirtualizationModule({ compute });
-        fake = await startFakeAzure({ acceptToken: TOKEN, operationRetryAfterSeconds: 0 }, [compute, dv]);
+        fake = await startFakeAzure({ acceptToken: TOKEN, operationRetryAfterSeconds: 0 }, [compute, runCommands, dv]);
         compute.addScaleSet({ id: VMSS, capacity: 3, imageReferenceId: `${DEFINITION}/versions/1.1.0`, computerNamePrefix: "avdprd" });
         dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
         for (const id of ["0", "1", "2"]) dv.scenario(HOST_POOL, id, { registerSeconds: 0 });
@@ -77,7 +77,8 @@ describe("rollout and health gate CLIs, as the command resources run them", func
 
         const gate = await spawnTool("healthGate", { ...common, AVD_UPGRADE_MODE: "Manual", AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(gate.code, 0, gate.stderr);
-        assert.deepEqual(lastLine(gate.stdout) as GateResult, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 3, hostsPassed: 3 });
+        assert.deepEqual(lastLine(gate.stdout) as GateResult, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 3, hostsPassed: 3, hosts: (lastLine(gate.stdout) as GateResult).hosts });
+        assert.deepEqual((lastLine(gate.stdout) as GateResult).hosts.map((h) => h.outcome), ["healthy", "healthy", "healthy"]);
         assert.ok(![rollout.stdout, rollout.stderr, gate.stdout, gate.stderr].some((s) => s.includes(TOKEN)), "the token is never printed");
         assert.deepEqual(fake.violations, []);
     });

@@ -5,10 +5,12 @@
 // Inputs (environment): AVD_VMSS_ID, AVD_HOST_POOL_ID, AVD_IMAGE_VERSION_ID, AVD_UPGRADE_MODE
 // (Manual, Rolling or Automatic; the last two first wait for Azure's rolling upgrade), optional
 // AVD_MAX_LOGIN_SECONDS (30), AVD_LOGIN_PROBE (false), AVD_MAX_CPU_PERCENT (80),
-// AVD_MIN_FREE_MEMORY_PERCENT (20), AVD_CHECK_FSLOGIX (true), AVD_GATE_TIMEOUT_MINUTES (60),
+// AVD_MIN_FREE_MEMORY_PERCENT (20), AVD_CHECK_FSLOGIX (true), AVD_GATE_TIMEOUT_MINUTES (60, bounds
+// every wait, probes included), AVD_PROBE_TIMEOUT_MINUTES (10, one host's Run Command probe),
 // AVD_POLL_SECONDS (30); ARM endpoint and credentials as in tools/azure/credentials.ts.
-// Progress goes to stderr; on success the last stdout line is one JSON object (GateResult).
-// Exit 0 = validated, 1 = failed (per-host table on stderr), 2 = invalid input.
+// Progress goes to stderr; on success the last stdout line is one JSON object (GateResult, with
+// each probed host's verdict). Exit 0 = validated, 1 = failed (per-host table on stderr: healthy,
+// unhealthy, probe failed, probe timed out, host disappeared), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
 import { runAsScript, type ToolOptions } from "./azure/cli";
 import { InputError, readGateInputs } from "./rollout/env";

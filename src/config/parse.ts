@@ -295,6 +295,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         maxCpuPercent: hg ? hg.int("maxCpuPercent", { min: 1, max: 100 }, 80) : 80,
         minFreeMemoryPercent: hg ? hg.int("minFreeMemoryPercent", { min: 0, max: 99 }, 20) : 20,
         checkFslogix: hg ? hg.bool("checkFslogix", true) : true,
+        probeTimeoutMinutes: hg ? hg.int("probeTimeoutMinutes", { min: 1, max: 90 }, 10) : 10,
     };
     hg?.done();
 

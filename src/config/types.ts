@@ -131,6 +131,8 @@ export interface HealthGateConfig {
     minFreeMemoryPercent: number;
     /** Check the FSLogix service (off for rings without FSLogix). */
     checkFslogix: boolean;
+    /** How long one host's Run Command probe may take before the host counts as not healthy. */
+    probeTimeoutMinutes: number;
 }
 
 export type DomainJoinConfig =

@@ -53,6 +53,7 @@ export function healthGateEnvironment(ring: RingConfig, t: RolloutTargets): Reco
         AVD_MIN_FREE_MEMORY_PERCENT: String(hg.minFreeMemoryPercent),
         AVD_CHECK_FSLOGIX: String(hg.checkFslogix),
         AVD_GATE_TIMEOUT_MINUTES: String(gateTimeoutMinutes(ring)),
+        AVD_PROBE_TIMEOUT_MINUTES: String(hg.probeTimeoutMinutes),
     };
 }
 

@@ -1,8 +1,8 @@
 // Microsoft.Compute virtual machine scale sets (api-version 2024-11-01) for the rollout and
 // health-gate tests: VMSS GET/PATCH, instance list ($expand=instanceView, $filter on
 // latestModelApplied) with Application Health (vmHealth), manualupgrade and reimage (LROs
-// answered 202 + Location, as the examples show), rollingUpgrades/latest, and the per-VM
-// RunPowerShellScript run command (202 + Location, result value[] StdOut/StdErr).
+// answered 202 + Location, as the examples show) and rollingUpgrades/latest. Run Command is
+// in runCommand.ts.
 // Bodies start from Azure's example payloads. Everything time-related runs on the fake's
 // clock: an upgrade finishes upgradeSeconds after Azure accepted it whether or not anybody
 // polls, as in Azure, so a tool that crashes mid-upgrade finds the upgrade done on resume.
@@ -56,19 +56,7 @@ export interface InstanceScenario {
     healthAfterUpgrade?: HealthCode;
     /** Seconds after boot before the probe reports (the instance shows Unknown until then). */
     healthAfterSeconds?: number;
-    /** Output of RunPowerShellScript on this instance. */
-    runCommand?: RunCommandScript;
 }
-
-export interface RunCommandInput {
-    scaleSetId: string;
-    instanceId: string;
-    computerName: string;
-    script: string[];
-    parameters: Record<string, string>;
-}
-
-export type RunCommandScript = string | ((input: RunCommandInput) => { stdout: string; stderr?: string });
 
 export interface InstanceSnapshot {
     instanceId: string;
@@ -82,10 +70,6 @@ export interface InstanceSnapshot {
     /** Upgrades (manualupgrade or a rolling/automatic upgrade) Azure performed on the instance. */
     upgrades: number;
     reimages: number;
-}
-
-export interface RunCommandRecord extends RunCommandInput {
-    time: number;
 }
 
 interface InstanceState {
@@ -211,11 +195,8 @@ export interface ComputeModuleOptions {
     /** Defaults for every instance (override per instance with `scenario`). */
     upgradeSeconds?: number;
     healthAfterSeconds?: number;
-    runCommandSeconds?: number;
     /** Seconds between a model change and Azure starting the rolling upgrade (default 0). */
     rollingUpgradeDelaySeconds?: number;
-    /** RunPowerShellScript output for instances without their own. */
-    defaultRunCommand?: RunCommandScript;
 }
 
 export interface ManualUpgradeRecord {
@@ -226,14 +207,11 @@ export interface ManualUpgradeRecord {
 
 export class ComputeModule implements ResourceProviderModule {
     readonly crash = new CrashSwitch();
-    readonly runCommands: RunCommandRecord[] = [];
     /** Every manualupgrade Azure accepted, in order. */
     readonly manualUpgrades: ManualUpgradeRecord[] = [];
     upgradeSeconds: number;
     healthAfterSeconds: number;
-    runCommandSeconds: number;
     rollingUpgradeDelaySeconds: number;
-    defaultRunCommand?: RunCommandScript;
     private fake?: FakeAzure;
     private readonly scaleSets = new Map<string, ScaleSetState>();
     private readonly reimageListeners: Array<(scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void> = [];
@@ -241,9 +219,7 @@ export class ComputeModule implements ResourceProviderModule {
     constructor(options: ComputeModuleOptions = {}) {
         this.upgradeSeconds = options.upgradeSeconds ?? 240;
         this.healthAfterSeconds = options.healthAfterSeconds ?? 90;
-        this.runCommandSeconds = options.runCommandSeconds ?? 30;
         this.rollingUpgradeDelaySeconds = options.rollingUpgradeDelaySeconds ?? 0;
-        this.defaultRunCommand = options.defaultRunCommand;
     }
 
     install(fake: FakeAzure): void {
@@ -263,7 +239,6 @@ export class ComputeModule implements ResourceProviderModule {
         fake.route({ method: "POST", pattern: `${vmss}/manualupgrade`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "upgrade")) });
         fake.route({ method: "POST", pattern: `${vmss}/reimage`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "reimage")) });
         fake.route({ method: "GET", pattern: `${vmss}/rollingUpgrades/latest`, apiVersion: v, handler: guard((r) => this.latestRollingUpgrade(r)) });
-        fake.route({ method: "POST", pattern: `${vmss}/virtualMachines/{instanceId}/runCommand`, apiVersion: v, handler: guard((r) => this.runCommand(r)) });
     }
 
     // ---- seeding and inspection ----
@@ -752,43 +727,5 @@ export class ComputeModule implements ResourceProviderModule {
         if (r.error) props.error = { code: r.error.code, message: r.error.message };
         else delete props.error;
         return { status: 200, body };
-    }
-
-    private runCommand(req: FakeRequest): FakeResponse {
-        const fake = this.fake as FakeAzure;
-        const s = this.find(req);
-        if (!s) return this.notFound(req);
-        const inst = s.instances.get(req.params.instanceId);
-        if (!inst) return fake.notFound("Microsoft.Compute/virtualMachineScaleSets/virtualMachines", `${s.name}/${req.params.instanceId}`, s.resourceGroupName);
-        const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
-        if (body.commandId !== "RunPowerShellScript") {
-            return fake.error(400, "InvalidParameter", `The command id '${String(body.commandId)}' is not valid for a Windows VM; use RunPowerShellScript.`);
-        }
-        if (inst.operation) return fake.error(409, "Conflict", "Run command cannot be executed while the VM is being updated.");
-        const script = Array.isArray(body.script) ? body.script.filter((x): x is string => typeof x === "string") : [];
-        const parameters: Record<string, string> = {};
-        if (Array.isArray(body.parameters)) {
-            for (const p of body.parameters) {
-                if (typeof p === "object" && p !== null && typeof (p as Record<string, unknown>).name === "string") {
-                    parameters[String((p as Record<string, unknown>).name)] = String((p as Record<string, unknown>).value ?? "");
-                }
-            }
-        }
-        const input: RunCommandInput = { scaleSetId: s.id, instanceId: inst.instanceId, computerName: inst.computerName, script, parameters };
-        this.runCommands.push({ ...input, time: req.now });
-        const producer = inst.scenario.runCommand ?? this.defaultRunCommand ?? "";
-        const out = typeof producer === "string" ? { stdout: producer, stderr: "" } : producer(input);
-        const example = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVMRunCommand.json", "200", fake.subscriptionId);
-        const [stdoutStatus, stderrStatus] = (example.value as Array<Record<string, unknown>>).map((x) => ({ ...x }));
-        stdoutStatus.message = out.stdout;
-        stderrStatus.message = out.stderr ?? "";
-        const doneAt = req.now + this.runCommandSeconds * 1000;
-        const op = fake.startOperation({
-            namespace: "Microsoft.Compute",
-            location: s.location,
-            apiVersion: COMPUTE_API_VERSION,
-            advance: () => (fake.clock.now() >= doneAt ? { status: "Succeeded", result: { value: [stdoutStatus, stderrStatus] } } : undefined),
-        });
-        return fake.accepted(op, { location: true });
     }
 }

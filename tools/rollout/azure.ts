@@ -1,10 +1,10 @@
 // The Azure calls the rollout and the health gate share: the scale set's model, its
 // instances with Application Health, the host pool's session hosts and user sessions, and
-// the writes (drain mode, messages, log off, manual upgrade, run command). Reads are list
+// the writes (drain mode, messages, log off, manual upgrade); Run Command is in runCommand.ts. Reads are list
 // calls, one per snapshot whatever the number of hosts, so calls grow with batches rather
 // than with hosts times polls.
 import type { HealthSignal, HostState } from "../../src/rollout/hosts";
-import type { ArmClient, LroPoller } from "../azure/arm";
+import type { ArmClient } from "../azure/arm";
 import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/ids";
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
 import type { Targets } from "./env";
@@ -216,26 +216,6 @@ export async function latestRollingUpgrade(arm: ArmClient, vmss: ResourceId): Pr
         },
         error: code || message ? [code, message].filter(Boolean).join(": ") : undefined,
     };
-}
-
-/** Starts RunPowerShellScript on one instance; poll the returned operation for its output. */
-export async function beginRunCommand(arm: ArmClient, vmss: ResourceId, instanceId: string, script: string[], parameters: Record<string, string>): Promise<LroPoller> {
-    return arm.begin("POST", `${vmss.id}/virtualMachines/${encodeURIComponent(instanceId)}/runCommand`, {
-        apiVersion: COMPUTE_API_VERSION,
-        body: { commandId: "RunPowerShellScript", script, parameters: Object.entries(parameters).map(([name, v]) => ({ name, value: v })) },
-    });
-}
-
-/** stdout and stderr of a finished run command (value[] with ComponentStatus/StdOut and StdErr). */
-export function runCommandOutput(result: unknown): { stdout: string; stderr: string } {
-    const value = optionalArray(result, "value") ?? [];
-    const pick = (kind: string) =>
-        value
-            .filter(isRecord)
-            .filter((v) => new RegExp(`/${kind}/`, "i").test(optionalString(v, "code") ?? ""))
-            .map((v) => optionalString(v, "message") ?? "")
-            .join("\n");
-    return { stdout: pick("StdOut"), stderr: pick("StdErr") };
 }
 
 export interface Host extends HostState {

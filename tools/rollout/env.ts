@@ -46,6 +46,8 @@ export interface GateInputs extends Targets {
     minFreeMemoryPercent: number;
     checkFslogix: boolean;
     timeoutMs: number;
+    /** One host's Run Command probe (AVD_PROBE_TIMEOUT_MINUTES); Azure itself stops a script after 90 min. */
+    probeTimeoutMs: number;
     pollMs: number;
 }
 
@@ -165,6 +167,7 @@ export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
         minFreeMemoryPercent: integer(env, "AVD_MIN_FREE_MEMORY_PERCENT", 0, 99, 20),
         checkFslogix: boolean(env, "AVD_CHECK_FSLOGIX", true),
         timeoutMs: integer(env, "AVD_GATE_TIMEOUT_MINUTES", 1, 10080, 60) * 60_000,
+        probeTimeoutMs: integer(env, "AVD_PROBE_TIMEOUT_MINUTES", 1, 90, 10) * 60_000,
         pollMs: seconds(env, "AVD_POLL_SECONDS", 30),
     };
 }

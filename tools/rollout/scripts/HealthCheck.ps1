@@ -4,7 +4,10 @@
     tools/healthGate.ts through Run Command (RunPowerShellScript) as SYSTEM.
 .DESCRIPTION
     Reports facts, not verdicts: the gate compares them with the ring's thresholds, so the
-    thresholds live in one place. The last line of output is one JSON object:
+    thresholds live in one place. It must finish in seconds: the gate counts a host whose probe
+    runs longer than healthGate.probeTimeoutMinutes as not healthy, and Azure lets one Run Command
+    at a time run on a VM, so a hung probe blocks the next one until Azure stops it (90 min).
+    Nothing here may prompt (no mandatory parameters, no Read-Host). The last line of output is one JSON object:
     {computerName, domainJoined, entraJoined, services{RDAgent, RDAgentBootLoader, frxsvc},
      cpuPercent, freeMemoryPercent, lastLogon{user, seconds, time} | null, bootTime}
 #>
