@@ -9,6 +9,7 @@ import * as virtualmachineimages from "@pulumi/azure-native/virtualmachineimages
 import * as local from "@pulumi/command/local";
 import type { ImageConfig } from "../src/config/types";
 import { checkBuildResult, parseBuildResult } from "../src/aib/buildResult";
+import { imageBuilderRunCommands } from "../src/aib/commands";
 import {
     aibIdentityName,
     aibRoleScopes,
@@ -156,8 +157,9 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
         this.templateName = templateName;
         this.templateId = template.id;
         this.identityId = identity.id;
-        this.buildCommandCli = pulumi.interpolate`az image builder run --resource-group ${args.resourceGroupName} --name ${templateName}`;
-        this.buildCommandPowershell = pulumi.interpolate`Start-AzImageBuilderTemplate -ResourceGroupName ${args.resourceGroupName} -Name ${templateName}`;
+        const buildCommands = pulumi.all([args.resourceGroupName, templateName]).apply(([rg, template]) => imageBuilderRunCommands(rg, template));
+        this.buildCommandCli = buildCommands.apply((c) => c.cli);
+        this.buildCommandPowershell = buildCommands.apply((c) => c.powershell);
         const result = run.stdout.apply((stdout) => checkBuildResult(parseBuildResult(stdout), imageVersion));
         this.publishedImageVersions = result.publishedImageVersions;
         this.builtImageVersionId = pulumi.all([result, imageVersionId]).apply(([, id]) => id);

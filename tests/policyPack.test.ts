@@ -144,8 +144,8 @@ describe("policy pack avd-image-rings-guardrails, through the analyzer interface
         });
 
         it("is not fooled by case", async () => {
-            const t = withScript("INVOKE-WEBREQUEST -URI HTTPS://QUERY.PROD.CMS.RDSSERVICES.COM/API/AGENTS/RDINFRAAGENT/DOWNLOAD -OUTFILE C:\\TEMP\\A.MSI");
-            assertMandatory(await check(policy, "test", [template("test", t)]), "query.prod.cms.rdsservices.com");
+            const t = withScript("INVOKE-WEBREQUEST -URI HTTPS://QUERY.PROD.CMS.RT.MICROSOFT.COM/CMS/API/AM/BINARY/RWRMXV -OUTFILE C:\\TEMP\\A.MSI");
+            assertMandatory(await check(policy, "test", [template("test", t)]), "cms/api/am/binary/RWrmXv");
         });
 
         it("is not fooled by quoting and concatenation within a line", async () => {

@@ -26,7 +26,7 @@ describe("policy script scanner: AVD agent", () => {
         assert.equal(agent("$n = 'RD' + \"Agent\"", "Start-Process msiexec -ArgumentList \"/i C:\\Temp\\$n.msi\"").length, 1);
         assert.equal(agent("$svc = 'Remote Desktop ' + 'Services Infrastructure Agent'", "Install-Package -Name ${svc} -Force").length, 1);
         assert.equal(agent("R`DAgent.msi /quiet").length, 1, "PowerShell escape backticks");
-        assert.equal(agent("export U=https://query.prod.cms.rdsservices.com/api/agents/RDInfraAgent/download").length, 1);
+        assert.equal(agent("export U=https://st.blob.core.windows.net/agents/RDInfraAgent/download").length, 1);
     });
 
     it("leaves read-only checks, comments and removals alone", () => {
@@ -51,6 +51,22 @@ describe("policy script scanner: AVD agent", () => {
         const f = agent("$u = 'https://go.microsoft.com/fwlink/?linkid=2310011'; Invoke-WebRequest $u -OutFile x.msi");
         assert.equal(f.length, 1);
         assert.match(f[0].indicator, /linkid=2310011/);
+    });
+
+    it("reads through format strings, percent-encoding, here-strings and PowerShell's typographic quotes", () => {
+        assert.equal(agent("Invoke-WebRequest ('https://go.microsoft.com/fwlink/?linkid={0}' \u2013f '2311028') -OutFile b.msi").length, 1, "-f written with an en dash");
+        assert.equal(agent("$u = \u201Chttps://go.microsoft.com/fwlink/?\u201D + \u2018linkid=2310011\u2019").length, 1);
+        assert.equal(agent("iwr https://go.microsoft.com/fwlink/?linkid%3d2310011").length, 1);
+        assert.equal(scanValue("https://go.microsoft.com/fwlink/%3flinkid%3D2310011", AVD_AGENT_RULES).length, 1);
+        const f = agent("$msi = @\"", "C:\\Temp\\RDAgentBootLoader.msi", "\"@", "& $msi /quiet");
+        assert.equal(f.length, 1);
+        assert.equal(f[0].text, "& $msi /quiet", "the here-string only stores the path; running it is the finding");
+    });
+
+    it("splits statements and finds comments only outside quotes", () => {
+        assert.deepEqual(agent("Write-Output 'RDAgent; not installed # by design'"), []);
+        assert.deepEqual(agent("Write-Output \"The agent`\"s installer; RDAgent.msi comes at registration\""), []);
+        assert.equal(agent("Get-Service RDAgent; msiexec /i C:\\Temp\\RDAgent.msi /qn").length, 1);
     });
 
     it("scans URIs and paths as a whole", () => {

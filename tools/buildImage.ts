@@ -8,6 +8,7 @@
 // line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
 import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
+import { galleryImageVersionShowCommand, imageBuilderCancelCommand } from "../src/aib/commands";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
 import { describeAzureFailure, runAsScript, type Io, type ToolOptions } from "./azure/cli";
 import { formatDuration, type Clock } from "./azure/clock";
@@ -224,7 +225,7 @@ export class BuildTrigger {
                 await this.waitForVersionGone();
             } else if (!attach) {
                 throw new BuildFailure(
-                    `image version ${version} is in state ${state} but no build of the template is running, so another operation is changing it; wait for it to finish (az sig image-version show) and run the deployment again.`,
+                    `image version ${version} is in state ${state} but no build of the template is running, so another operation is changing it; wait for it to finish (${galleryImageVersionShowCommand({ resourceGroupName: this.inputs.versionId.resourceGroupName, galleryName: this.inputs.versionId.types[0].name, imageDefinitionName: this.inputs.versionId.types[1].name, version })}) and run the deployment again.`,
                 );
             }
         }
@@ -376,7 +377,7 @@ export class BuildTrigger {
         try {
             await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: this.options.cancelWaitMinutes * 60_000 });
         } catch (e) {
-            cancelNote = `cancelling the run failed (${e instanceof ArmError ? `${e.code}: ${e.armMessage}` : String(e)}); cancel it with "az image builder cancel"`;
+            cancelNote = `cancelling the run failed (${e instanceof ArmError ? `${e.code}: ${e.armMessage}` : String(e)}); cancel it with: ${imageBuilderCancelCommand(this.inputs.templateId.resourceGroupName, this.inputs.templateId.name)}`;
         }
         const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
         throw await this.failure(view.lastRun.runState ?? "Canceled", view.lastRun, view, undefined, `did not finish within ${limitMinutes} minutes (build timeout ${this.inputs.timeoutMinutes} + ${this.options.graceMinutes} minutes grace); ${cancelNote}`);

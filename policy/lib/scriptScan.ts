@@ -1,8 +1,12 @@
 // Finds software being installed or staged by build-VM scripts (PowerShell or shell lines)
 // and by URIs/paths. Each statement is normalised before matching so that the usual ways of
-// writing the same thing match alike: case, quoting, PowerShell escape backticks, literal
-// concatenation within one line ('RDAgent' + '.msi'), and variables assigned earlier in the
-// same script ($url = '...'; Invoke-WebRequest $url). A name split across lines is out of scope.
+// writing the same thing match alike: case; quoting, including the typographic quotes PowerShell
+// takes for ' and " (Windows PowerShell Language Specification 3.0, §2.3.5.2); escape backticks
+// (`` `u{41} `` included); literal concatenation ('RDAgent' + '.msi', -join, [string]::Concat);
+// the -f format operator ('…linkid={0}' -f $id); percent-encoding (%3F, %3D); here-strings and
+// backtick line continuations; and variables assigned earlier in the same script ($url = '...';
+// $url += '...'; Invoke-WebRequest $url, "$base/fwlink/?linkid=$id", $env:URL, ${url}).
+// A name split across separate statements that never meet in one expression is out of scope.
 
 export interface Indicator {
     /** What was found, in the words of a violation message. */
@@ -35,24 +39,101 @@ export interface Finding {
 
 const URL = /https?:\/\//;
 
-const PS_ASSIGNMENT = /^\s*(?:\[[^\]]+\]\s*)?\$([A-Za-z_]\w*)\s*=(?!=)\s*(.*)$/;
-const SH_ASSIGNMENT = /^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)=(.*)$/;
-const VARIABLE = /\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)/g;
+/** PowerShell's single-quote-character and double-quote-character (§2.3.5.2); ' and " for sh. */
+const SINGLE_QUOTES = "'\u2018\u2019\u201A\u201B";
+const DOUBLE_QUOTES = '"\u201C\u201D\u201E';
+const ANY_QUOTE = new RegExp(`[${SINGLE_QUOTES}${DOUBLE_QUOTES}]`, "g");
+/** PowerShell's dash (§2.2.3): operators such as -f may be written with an en or em dash. */
+const DASH = "[-\u2013\u2014\u2015]";
+
+const SCOPE = "(?:(?:script|global|local|private|env|using):)?";
+const PS_ASSIGNMENT = new RegExp(`^\\s*(?:\\[[^\\]]+\\]\\s*)?\\$(?:\\{${SCOPE}([A-Za-z_]\\w*)\\}|${SCOPE}([A-Za-z_]\\w*))\\s*(\\+?)=(?!=)\\s*(.*)$`, "i");
+const SH_ASSIGNMENT = /^\s*(?:export\s+|local\s+|readonly\s+)?([A-Za-z_]\w*)(\+?)=(.*)$/;
+const VARIABLE = new RegExp(`\\$\\{${SCOPE}([A-Za-z_]\\w*)\\}|\\$${SCOPE}([A-Za-z_]\\w*)`, "gi");
+
+const isSingleQuote = (c: string) => SINGLE_QUOTES.includes(c);
+const isDoubleQuote = (c: string) => DOUBLE_QUOTES.includes(c);
+
+/**
+ * Calls `visit` with the index of each character outside quotes (a backtick escapes the next
+ * character inside double quotes); stops when `visit` returns true.
+ */
+function forEachUnquoted(line: string, visit: (i: number) => boolean | void): void {
+    let quote: "single" | "double" | undefined;
+    for (let i = 0; i < line.length; i++) {
+        const ch = line[i];
+        if (quote === "single") {
+            if (isSingleQuote(ch)) quote = undefined;
+        } else if (quote === "double") {
+            if (ch === "`") i++;
+            else if (isDoubleQuote(ch)) quote = undefined;
+        } else if (isSingleQuote(ch)) {
+            quote = "single";
+        } else if (isDoubleQuote(ch)) {
+            quote = "double";
+        } else if (visit(i)) {
+            return;
+        }
+    }
+}
 
 /** The line without its `#` comment (a `#` at the start or after whitespace, outside quotes). */
 export function stripComment(line: string): string {
-    let quote: string | undefined;
-    for (let i = 0; i < line.length; i++) {
-        const ch = line[i];
-        if (quote) {
-            if (ch === quote) quote = undefined;
-        } else if (ch === "'" || ch === '"') {
-            quote = ch;
-        } else if (ch === "#" && (i === 0 || /\s/.test(line[i - 1]))) {
-            return line.slice(0, i);
+    let end = line.length;
+    forEachUnquoted(line, (i) => {
+        if (line[i] === "#" && (i === 0 || /\s/.test(line[i - 1]))) {
+            end = i;
+            return true;
         }
+        return false;
+    });
+    return line.slice(0, end);
+}
+
+/** The line's statements: split at `;`, `&&` and `||` outside quotes, comment dropped. */
+function statements(line: string): string[] {
+    const code = stripComment(line);
+    const parts: string[] = [];
+    let from = 0;
+    forEachUnquoted(code, (i) => {
+        const ch = code[i];
+        if (ch === ";") {
+            parts.push(code.slice(from, i));
+            from = i + 1;
+        } else if ((ch === "&" || ch === "|") && code[i + 1] === ch && i >= from) {
+            parts.push(code.slice(from, i));
+            from = i + 2;
+        }
+        return false;
+    });
+    parts.push(code.slice(from));
+    return parts.filter((s) => s.trim() !== "");
+}
+
+/**
+ * The script's logical lines: a here-string (`@'` … `'@`, `@"` … `"@`) becomes one quoted literal on
+ * the line that opens it, and a line ending in a backtick continues on the next.
+ */
+function logicalLines(lines: readonly string[]): string[] {
+    const opener = new RegExp(`@[${SINGLE_QUOTES}${DOUBLE_QUOTES}]\\s*$`);
+    const closer = new RegExp(`^\\s*[${SINGLE_QUOTES}${DOUBLE_QUOTES}]@`);
+    const out: string[] = [];
+    for (let i = 0; i < lines.length; i++) {
+        let line = lines[i];
+        const open = opener.exec(line);
+        if (open) {
+            const body: string[] = [];
+            let j = i + 1;
+            while (j < lines.length && !closer.test(lines[j])) body.push(lines[j++]);
+            const rest = j < lines.length ? lines[j].replace(closer, "") : "";
+            // Quotes inside a here-string are plain text; dropping them keeps the literal one string.
+            line = `${line.slice(0, open.index)}'${body.join(" ").replace(ANY_QUOTE, "")}'${rest}`;
+            i = j;
+        }
+        while (/`\s*$/.test(line) && i + 1 < lines.length) line = line.replace(/`\s*$/, " ") + lines[++i];
+        out.push(line);
     }
-    return line;
+    return out;
 }
 
 function expand(text: string, vars: Map<string, string>): string {
@@ -62,21 +143,52 @@ function expand(text: string, vars: Map<string, string>): string {
     });
 }
 
-/**
- * The text a statement is matched as: escape backticks dropped, variables expanded, quotes and
- * `+` removed (so 'RD' + "Agent" reads RDAgent), lower case.
- */
-function matchText(statement: string, vars: Map<string, string>): string {
-    return expand(statement.replace(/`/g, ""), vars)
-        .replace(/['"]/g, "")
-        .replace(/\s*\+\s*/g, "")
-        .toLowerCase();
+/** PowerShell escapes: `` `u{hex} `` becomes its character, any other backtick is dropped (§2.3.7). */
+function unescape(text: string): string {
+    return text
+        .replace(/`u\{([0-9a-fA-F]{1,6})\}/g, (whole, hex: string) => {
+            const code = parseInt(hex, 16);
+            return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+        })
+        .replace(/`/g, "");
 }
 
-function statements(line: string): string[] {
-    return stripComment(line)
-        .split(/;|&&|\|\|/)
-        .filter((s) => s.trim() !== "");
+/** `'…{0}…{1}' -f a, b` with the arguments put in (alignment and format parts ignored). */
+function applyFormatOperator(text: string): string {
+    const format = new RegExp(`([${SINGLE_QUOTES}${DOUBLE_QUOTES}])([^${SINGLE_QUOTES}${DOUBLE_QUOTES}]*)[${SINGLE_QUOTES}${DOUBLE_QUOTES}]\\s*${DASH}f\\s+([^|;]+)`, "gi");
+    return text.replace(format, (_whole, _quote: string, template: string, list: string) => {
+        const args = list.split(",").map((a) => a.replace(ANY_QUOTE, "").replace(/[()\s]/g, ""));
+        return `'${template.replace(/\{(\d+)(?:,[^}:]*)?(?::[^}]*)?\}/g, (placeholder, n: string) => args[Number(n)] ?? placeholder)}'`;
+    });
+}
+
+/** Percent-encoded printable ASCII (%3F, %3D, %2F ...) decoded, as a web client would send it. */
+function percentDecode(text: string): string {
+    return text.replace(/%([0-9a-f]{2})/gi, (whole, hex: string) => {
+        const code = parseInt(hex, 16);
+        return code >= 0x20 && code < 0x7f ? String.fromCharCode(code) : whole;
+    });
+}
+
+/**
+ * The text a statement is matched as: escapes resolved, variables expanded, format strings
+ * filled in, quotes and `+` removed (so 'RD' + "Agent" reads RDAgent), percent-decoded, lower case.
+ */
+function matchText(statement: string, vars: Map<string, string>): string {
+    return percentDecode(
+        applyFormatOperator(expand(unescape(statement), vars))
+            .replace(ANY_QUOTE, "")
+            .replace(/\s*\+\s*/g, ""),
+    ).toLowerCase();
+}
+
+/**
+ * The statement with everything that can separate the pieces of one literal removed (white space,
+ * commas, parentheses, `$(` sub-expressions), so ('…?', 'linkid=…') -join '' and [string]::Concat
+ * read as the link. Only links are matched against it: a link id never appears by accident.
+ */
+function squeezed(text: string): string {
+    return text.replace(/\$\(/g, "(").replace(/[\s,()]+/g, "");
 }
 
 function firstHit(indicators: Indicator[], text: string): Indicator | undefined {
@@ -84,7 +196,7 @@ function firstHit(indicators: Indicator[], text: string): Indicator | undefined 
 }
 
 function classify(text: string, rules: ScanRules, assignment: boolean): string | undefined {
-    const link = firstHit(rules.links, text);
+    const link = firstHit(rules.links, text) ?? firstHit(rules.links, squeezed(text));
     if (link) return link.label;
     const name = firstHit(rules.names, text);
     if (!name) return undefined;
@@ -97,20 +209,30 @@ function classify(text: string, rules: ScanRules, assignment: boolean): string |
     return undefined;
 }
 
-/** Findings in a script, one per statement that installs or stages what `rules` describe. */
+/** Findings in a script, one per logical line that installs or stages what `rules` describe. */
 export function scanScript(lines: readonly string[], rules: ScanRules): Finding[] {
     const vars = new Map<string, string>();
     const findings: Finding[] = [];
-    for (const line of lines) {
+    for (const line of logicalLines(lines)) {
         for (const statement of statements(line)) {
-            const raw = statement.replace(/`/g, "");
-            const assigned = PS_ASSIGNMENT.exec(raw) ?? SH_ASSIGNMENT.exec(raw);
+            const raw = unescape(statement);
+            const ps = PS_ASSIGNMENT.exec(raw);
+            const sh = ps ? null : SH_ASSIGNMENT.exec(raw);
+            const assigned = ps
+                ? { name: ps[1] ?? ps[2], append: ps[3] === "+", value: ps[4] }
+                : sh
+                  ? { name: sh[1], append: sh[2] === "+", value: sh[3] }
+                  : undefined;
             const text = matchText(statement, vars);
-            const label = classify(text, rules, assigned !== null);
+            const label = classify(text, rules, assigned !== undefined);
             if (label && !findings.some((f) => f.indicator === label && f.text === line)) {
                 findings.push({ indicator: label, text: line });
             }
-            if (assigned) vars.set(assigned[1].toLowerCase(), matchText(assigned[2], vars));
+            if (assigned) {
+                const key = assigned.name.toLowerCase();
+                const value = matchText(assigned.value, vars);
+                vars.set(key, assigned.append ? (vars.get(key) ?? "") + value : value);
+            }
         }
     }
     return findings;
@@ -126,12 +248,27 @@ export function scanValue(value: string, rules: ScanRules): Finding[] {
 const INSTALL_VERBS =
     /\b(?:msiexec(?![^|]*\s[/-]x\b)|start-process|invoke-webrequest|iwr|invoke-restmethod|irm|curl|wget|start-bitstransfer|downloadfile|expand-archive|install-\w+|add-appxpackage|add-appxprovisionedpackage|choco\s+install|cinst|winget\s+install|dism)\b/;
 
-/** The Azure Virtual Desktop agent, its boot loader and the host-pool registration package. */
+/**
+ * The Azure Virtual Desktop agent, its boot loader and the host-pool registration package.
+ *
+ * Download locations as Microsoft documents them for registering a session host by hand:
+ * - go.microsoft.com/fwlink/?linkid=2310011 (agent) and ?linkid=2311028 (boot loader): "Troubleshoot
+ *   common Azure Virtual Desktop Agent issues", learn.microsoft.com/troubleshoot/azure/virtual-desktop/
+ *   troubleshoot-agent ("Reinstall the agent and boot loader", 2025-01-21);
+ * - the direct binaries query.prod.cms.rt.microsoft.com/cms/api/am/binary/RWrmXv (agent) and RWrxrH
+ *   (boot loader), and the installer names Microsoft.RDInfra.RDAgent.Installer-x64-<version>.msi and
+ *   Microsoft.RDInfra.RDAgentBootLoader.Installer-x64.msi: "Add session hosts to a host pool",
+ *   learn.microsoft.com/azure/virtual-desktop/add-session-hosts-host-pool ("Register session hosts
+ *   to a host pool", 2024-04-11 revision).
+ * Only these two binary ids are matched, not the download host, which serves many other products.
+ * go.microsoft.com/fwlink/?linkid=2139369 is the Remote Desktop client for Windows, not the agent.
+ */
 export const AVD_AGENT_RULES: ScanRules = {
     links: [
         { label: "the AVD agent download link (go.microsoft.com/fwlink/?linkid=2310011)", pattern: /linkid=2310011\b/ },
         { label: "the AVD agent boot loader download link (go.microsoft.com/fwlink/?linkid=2311028)", pattern: /linkid=2311028\b/ },
-        { label: "the AVD agent download service (query.prod.cms.rdsservices.com)", pattern: /query\.prod\.cms\.rdsservices\.com/ },
+        { label: "the AVD agent download (query.prod.cms.rt.microsoft.com/cms/api/am/binary/RWrmXv)", pattern: /\/cms\/api\/am\/binary\/rwrmxv\b/ },
+        { label: "the AVD agent boot loader download (query.prod.cms.rt.microsoft.com/cms/api/am/binary/RWrxrH)", pattern: /\/cms\/api\/am\/binary\/rwrxrh\b/ },
         { label: "the AVD registration DSC package store (wvdportalstorageblob)", pattern: /wvdportalstorageblob/ },
         { label: "an aka.ms AVD agent link", pattern: /aka\.ms\/(?:avd|wvd|rd)[-_]?(?:agent|infra|bootloader)/ },
     ],

@@ -4,6 +4,7 @@
 // the AVD agent says Available, return the hosts to service, pause, next batch. Every
 // decision comes from src/rollout/planner.ts over a fresh snapshot of Azure, so a re-run
 // after a failure or crash resumes instead of starting over.
+import { sessionHostAllowNewSessionCommand } from "../../src/aib/commands";
 import { describeDuration } from "../../src/rollout/duration";
 import { isReady, notReadyReason, type HostState } from "../../src/rollout/hosts";
 import { batchSize, initialProgress, nextBatchLimit, planNextBatch } from "../../src/rollout/planner";
@@ -298,7 +299,7 @@ export class Rollout {
                 ...table(["host", "user", "session state"], rows),
                 `Users are never signed out without a warning. Ask them to sign out, raise drain.timeoutMinutes, or ${howToForce}.`,
                 `The batch's hosts stay in drain mode so no new users arrive; run \`pulumi up\` again to resume (it finishes them first).`,
-                `To give up instead and put them back in service: az desktopvirtualization sessionhost update --resource-group ${t.hostPool.resourceGroupName ?? "<rg>"} --host-pool-name ${t.hostPool.name} --name <session host> --allow-new-session true`,
+                `To give up instead and put them back in service: ${sessionHostAllowNewSessionCommand(t.hostPool.resourceGroupName, t.hostPool.name)}`,
             ],
         );
     }
