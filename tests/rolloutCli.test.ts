@@ -51,7 +51,7 @@ describe("rollout and health gate CLIs, as the command resources run them", func
                 stdout: JSON.stringify({ computerName: input.computerName, domainJoined: true, entraJoined: false, services: { RDAgent: "Running", RDAgentBootLoader: "Running", frxsvc: "Running" }, cpuPercent: 10, freeMemoryPercent: 55 }),
             }),
         });
-        const dv = new DesktopVirtualizationModule({ compute });
+        const dv = new DesktopVirtualizationModule({ compute, heartbeatSeconds: 0.01, heartbeatTimeoutSeconds: 0.05 });
         fake = await startFakeAzure({ acceptToken: TOKEN, operationRetryAfterSeconds: 0 }, [compute, dv]);
         compute.addScaleSet({ id: VMSS, capacity: 3, imageReferenceId: `${DEFINITION}/versions/1.1.0`, computerNamePrefix: "avdprd" });
         dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
@@ -72,7 +72,7 @@ describe("rollout and health gate CLIs, as the command resources run them", func
             AVD_FORCE_LOGOFF: "false",
         });
         assert.equal(rollout.code, 0, rollout.stderr);
-        assert.deepEqual(lastLine(rollout.stdout) as RolloutResult, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 3, instancesAlreadyCurrent: 0, batches: 3 });
+        assert.deepEqual(lastLine(rollout.stdout) as RolloutResult, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 3, instancesAlreadyCurrent: 0, batches: 3, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.match(rollout.stderr, /batch 1: avdprd000000/);
 
         const gate = await spawnTool("healthGate", { ...common, AVD_UPGRADE_MODE: "Manual", AVD_GATE_TIMEOUT_MINUTES: "5" });
