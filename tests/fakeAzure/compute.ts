@@ -347,7 +347,8 @@ export class ComputeModule implements ResourceProviderModule {
     /** An instance deleted (scale-in, or by hand) while a rollout runs. */
     removeInstance(scaleSetId: string, instanceId: string): void {
         const s = this.scaleSet(scaleSetId);
-        this.instanceState(scaleSetId, instanceId);
+        // An operation on a deleted VM ends with it (an upgrade waiting for it completes without it).
+        this.instanceState(scaleSetId, instanceId).operation = undefined;
         s.instances.delete(instanceId);
         for (const l of this.removalListeners) l(s.id, instanceId);
     }

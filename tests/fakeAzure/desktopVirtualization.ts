@@ -112,6 +112,9 @@ interface SessionHost {
     statusTimestamp: number;
     /** When its VM was deleted. */
     removedAt?: number;
+    /** The VMSS VM id and VM id it registered with (kept after the VM is deleted, as AVD does). */
+    resourceId: string;
+    vmId: string;
 }
 
 interface HostPool {
@@ -220,6 +223,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
                 scenario: { status: "Available", statusAfterUpgrade: "Available", registerSeconds: 120 },
                 sessions: [],
                 statusTimestamp: Date.UTC(2025, 11, 1),
+                resourceId: this.compute.instanceResourceId(seed.scaleSetId, instanceId),
+                vmId: this.compute.vmId(seed.scaleSetId, instanceId),
             });
         }
         this.pools.set(lower(seed.id), pool);
@@ -372,8 +377,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const hb = this.heartbeat(pool, host, now);
         if (hb) props.lastHeartBeat = new Date(hb.at).toISOString();
         else delete props.lastHeartBeat;
-        props.resourceId = this.compute.instanceResourceId(pool.scaleSetId, host.instanceId);
-        props.virtualMachineId = this.compute.vmId(pool.scaleSetId, host.instanceId);
+        props.resourceId = host.resourceId;
+        props.virtualMachineId = host.vmId;
         props.osVersion = "10.0.26100";
         delete props.assignedUser;
         return item;

@@ -123,9 +123,9 @@ export class Rollout {
                 `the scale set ${model.name} uses upgrade mode ${model.upgradeMode}: Azure upgrades its instances itself, so the drain-aware rollout must not run beside it. Rings with upgradeMode ${model.upgradeMode} only run the health gate.`,
             );
         }
-        await this.marker.acquire();
-        this.started = true;
         try {
+            await this.marker.acquire();
+            this.started = true;
             const result = await this.roll(model.name);
             for (const line of this.report()) this.progress.line(line);
             return result;
@@ -321,7 +321,10 @@ export class Rollout {
         if (phase.kind === "draining") {
             const back: HostState[] = [];
             for (const h of phase.drainedNow) {
-                if (h.sessionHostName && (await setDrainMode(this.arm, t.hostPool, h.sessionHostName, false))) back.push(h);
+                if (h.sessionHostName && (await setDrainMode(this.arm, t.hostPool, h.sessionHostName, false))) {
+                    back.push(h);
+                    h.draining = false;
+                }
                 this.outcomes.set(h.instanceId, `stopped before its upgrade: back in service on ${h.imageVersion ?? "its image"}`);
             }
             await this.marker.remove(back.map((h) => h.instanceId));
@@ -523,7 +526,13 @@ export class Rollout {
         const hosts = [...this.lastHosts, ...[...this.gone.values()].filter((g) => !this.lastHosts.some((h) => h.instanceId === g.instanceId))];
         const outcome = (h: HostState) =>
             this.outcomes.get(h.instanceId) ??
-            (h.onTarget ? `on ${t.imageVersion}` : isDrainedByOthers(h) ? `not touched: on ${h.imageVersion ?? "its image"}, in drain mode as found` : `not touched: on ${h.imageVersion ?? "its image"}, taking users`);
+            (h.onTarget
+                ? `on ${t.imageVersion}`
+                : isDrainedByOthers(h)
+                  ? `not touched: on ${h.imageVersion ?? "its image"}, in drain mode as found`
+                  : h.draining
+                    ? "in drain mode on the rollout's account: the next run finishes it"
+                    : `not touched: on ${h.imageVersion ?? "its image"}, taking users`);
         const onTarget = this.lastHosts.filter((h) => h.onTarget).length;
         return [
             `rollout report: ${onTarget} of ${this.lastHosts.length} host(s) on ${t.imageVersion}; ${this.signedOutText()}`,
@@ -591,6 +600,10 @@ export class Rollout {
         const t = this.inputs;
         const occupied = hosts.filter((h) => sessions.some((s) => s.sessionHostName.toLowerCase() === h.sessionHostName?.toLowerCase()));
         const disconnected = sessions.filter((s) => s.state === "Disconnected").length;
+        for (const h of hosts) {
+            const open = sessions.filter((s) => s.sessionHostName.toLowerCase() === h.sessionHostName?.toLowerCase()).length;
+            this.outcomes.set(h.instanceId, open > 0 ? `${open} session(s) still open at the drain timeout: not upgraded, left in drain mode` : "not upgraded (its batch stopped at the drain timeout): left in drain mode");
+        }
         const howToForce = t.message
             ? "set drain.forceLogoffAfterTimeout: true to sign remaining active users out after the timeout (they were warned)"
             : "set drain.messageBody (and drain.forceLogoffAfterTimeout: true) to warn users and sign them out after the timeout";
