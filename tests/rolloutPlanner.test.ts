@@ -157,6 +157,15 @@ describe("rollout planner: resume", () => {
         assert.deepEqual(plan.finish.map((h) => h.instanceId), ["6"], "already upgraded: only wait for health and return it to service");
     });
 
+    it("treats a host someone else drained as a candidate for the upgrade, never as a leftover to finish", () => {
+        const hosts = ring(10, (i) => (i === 4 ? { draining: true } : i === 7 ? { draining: true, onTarget: true, imageVersion: "1.2.0" } : {}));
+        const first = planNextBatch(hosts, policy, progress([], 2));
+        assert.equal(first.kind === "batch" && first.resume, false, "not finished first as if the rollout had drained it");
+        const plan = planNextBatch(hosts, policy, progress(["0", "1", "2", "3", "5", "6", "8", "9"], 2));
+        assert.deepEqual(batchIds(plan), ["4"], "on the old image: upgraded like any other host");
+        assert.equal(planNextBatch(hosts, policy, progress(["0", "1", "2", "3", "4", "5", "6", "8", "9"], 2)).kind, "done", "already on the target: left alone");
+    });
+
     it("keeps hosts already on the target image and healthy, and moves on to the rest", () => {
         const hosts = ring(10, (i) => (i < 5 ? { onTarget: true, imageVersion: "1.2.0" } : {}));
         assert.deepEqual(batchIds(planNextBatch(hosts, policy, progress())), ["5"]);

@@ -6,7 +6,8 @@
 //   avd-image-rings-rollout-drained  instance ids the rollout put in drain mode and has not yet
 //                                    returned to service; a host in drain mode that is not listed
 //                                    was drained by someone else and is never undrained
-// Tag values hold at most 256 characters, so instance ids are written as ranges ("3-7,12").
+// Tag values hold at most 256 characters, so instance ids are written as ranges ("3-7,12") or a
+// bitmap, whichever is shorter: a 200-host batch of a 1000-host scale set fits.
 import { hostname, userInfo } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { ArmClient } from "../azure/arm";
@@ -45,10 +46,14 @@ export function parseLock(value: string | undefined): LockHolder | undefined {
     return { run, owner: fields.get("owner") ?? "unknown", version: fields.get("version") ?? "?", until };
 }
 
-/** "3-7,12": sorted numeric instance ids as ranges (non-numeric ids listed as they are). */
+/**
+ * Instance ids as ranges people can read ("3-7,12"), or, when those would not fit a tag value
+ * (a zone-balanced batch is rarely contiguous), "b<first>.<base64url bitmap from first>".
+ */
 export function formatInstanceIds(ids: Iterable<string>): string {
-    const numbers = [...new Set(ids)].filter((x) => /^\d+$/.test(x)).map(Number).sort((a, b) => a - b);
-    const others = [...new Set(ids)].filter((x) => !/^\d+$/.test(x)).sort();
+    const unique = [...new Set(ids)];
+    const numbers = unique.filter((x) => /^\d+$/.test(x)).map(Number).sort((a, b) => a - b);
+    const others = unique.filter((x) => !/^\d+$/.test(x)).sort();
     const parts: string[] = [];
     for (let i = 0; i < numbers.length; ) {
         let j = i;
@@ -56,11 +61,23 @@ export function formatInstanceIds(ids: Iterable<string>): string {
         parts.push(j === i ? String(numbers[i]) : `${numbers[i]}-${numbers[j]}`);
         i = j + 1;
     }
-    return [...parts, ...others].join(",");
+    const ranges = [...parts, ...others].join(",");
+    if (ranges.length <= TAG_VALUE_MAX || others.length > 0) return ranges;
+    const first = numbers[0];
+    const bits = Buffer.alloc(Math.ceil((numbers[numbers.length - 1] - first + 1) / 8));
+    for (const n of numbers) bits[(n - first) >> 3] |= 1 << ((n - first) & 7);
+    const bitmap = `b${first}.${bits.toString("base64url")}`;
+    return bitmap.length < ranges.length ? bitmap : ranges;
 }
 
 export function parseInstanceIds(value: string | undefined): Set<string> {
     const out = new Set<string>();
+    const bitmap = /^b(\d+)\.([A-Za-z0-9_-]*)$/.exec(value ?? "");
+    if (bitmap) {
+        const bits = Buffer.from(bitmap[2], "base64url");
+        for (let i = 0; i < bits.length * 8; i++) if (bits[i >> 3] & (1 << (i & 7))) out.add(String(Number(bitmap[1]) + i));
+        return out;
+    }
     for (const part of (value ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
         const m = /^(\d+)-(\d+)$/.exec(part);
         if (m && Number(m[2]) - Number(m[1]) <= 100_000) for (let n = Number(m[1]); n <= Number(m[2]); n++) out.add(String(n));
