@@ -338,6 +338,25 @@ describe("drain-aware rollout under faults", () => {
         assertAllUpgradedOnceAndServing(w);
     });
 
+    it("keeps its lock and its drained hosts when a scale-set update replaces the tags mid-rollout", async () => {
+        w = await world(5);
+        w.compute.replaceTags(VMSS, { costCenter: "avd" });
+        let replaced = false;
+        w.compute.onReimage((_, instanceId, kind) => {
+            if (kind === "begin" && instanceId === "0" && !replaced) {
+                replaced = true;
+                w.compute.replaceTags(VMSS, { costCenter: "avd" });
+            }
+        });
+        const run = await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" });
+
+        assert.equal(run.code, 0, run.err);
+        assert.ok(replaced);
+        assertAllUpgradedOnceAndServing(w);
+        assertNoRolloutTags(w);
+        assert.deepEqual(w.compute.tags(VMSS), { costCenter: "avd" }, "the program's own tags are left alone");
+    });
+
     it("never lets two rollouts of one scale set act at once: the second says who holds the lock", async () => {
         w = await world(5);
         const [a, b] = await Promise.all([rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "alice@laptop" }), rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "bob@ci" })]);

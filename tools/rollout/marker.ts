@@ -10,13 +10,14 @@
 // bitmap, whichever is shorter: a 200-host batch of a 1000-host scale set fits.
 import { hostname, userInfo } from "node:os";
 import { randomUUID } from "node:crypto";
+import { ROLLOUT_DRAINED_TAG, ROLLOUT_LOCK_TAG } from "../../src/rollout/markerTags";
 import type { ArmClient } from "../azure/arm";
 import type { ResourceId } from "../azure/ids";
 import { getTags, updateTags } from "./azure";
 import { ToolFailure } from "./report";
 
-export const LOCK_TAG = "avd-image-rings-rollout-lock";
-export const DRAINED_TAG = "avd-image-rings-rollout-drained";
+export const LOCK_TAG = ROLLOUT_LOCK_TAG;
+export const DRAINED_TAG = ROLLOUT_DRAINED_TAG;
 export const TAG_VALUE_MAX = 256;
 /** How long a lock holds without renewal; a crashed run's lock is gone after this. */
 export const LOCK_LEASE_MS = 15 * 60_000;
@@ -154,6 +155,20 @@ export class RolloutMarker {
             throw new ToolFailure(`this rollout's lock on the scale set ran out and ${describeHolder(holder)} took it over; this run stops so that the two do not both act.`);
         }
         await this.writeLock(now);
+    }
+
+    /**
+     * Before the rollout acts (drains a batch, starts an upgrade): the lock must still be this
+     * run's. A lock tag that vanished (a scale-set PUT replaces tags) is written again.
+     */
+    async confirm(): Promise<void> {
+        if (!this.held) return;
+        const holder = parseLock(tagValue(await getTags(this.arm, this.vmss), LOCK_TAG));
+        if (holder && holder.run !== this.run) {
+            this.held = undefined;
+            throw new ToolFailure(`another rollout took over this scale set's lock (${describeHolder(holder)}); this run stops so that the two do not both act.`);
+        }
+        if (!holder) await this.writeLock(this.arm.clock.now());
     }
 
     /** Lets the next run start at once; deletes the lock only if it is still this run's. */

@@ -243,6 +243,7 @@ export class Rollout {
         }
         const all = [...upgrade, ...finish];
         for (const h of all) this.run.attempted.add(h.instanceId);
+        await this.marker.confirm();
         await this.marker.add(toDrain.map((h) => h.instanceId));
         const drainedNow: HostState[] = [];
         this.phase = { kind: "draining", drainedNow };
@@ -262,6 +263,7 @@ export class Rollout {
                 this.phase = { kind: "upgrading", hosts: all };
                 this.log(`upgrading ${list(upgrade.map((h) => h.name))} to ${t.imageVersion} (the instances are reimaged from the scale set's new model)`);
                 const deadline = this.now() + t.healthTimeoutMs;
+                await this.marker.confirm();
                 const poller = await this.startUpgrade(upgrade, 1);
                 if (poller) await this.waitForOperation(poller, deadline);
                 this.upgraded += upgrade.filter((h) => !this.gone.has(h.instanceId)).length;
