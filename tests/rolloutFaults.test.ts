@@ -357,6 +357,23 @@ describe("drain-aware rollout under faults", () => {
         assert.deepEqual(w.compute.tags(VMSS), { costCenter: "avd" }, "the program's own tags are left alone");
     });
 
+    it("caps a day-long Retry-After on the upgrade's status by its own health timeout, and keeps saying what it waits for", async () => {
+        w = await world(3);
+        w.fake.operationRetryAfterSeconds = 24 * 3600;
+        const run = await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT40M", AVD_MAX_BATCH_PERCENT: "34", AVD_HEALTH_TIMEOUT_MINUTES: "30" });
+
+        assert.equal(run.code, 0, run.err);
+        assert.match(run.err, /Azure asks to wait .+ before the next status check of the upgrade, beyond the health timeout: judging the hosts by their own state instead/);
+        assert.match(run.err, /pausing between batches: next batch in /);
+        // The fake also applies a 202's Retry-After to the next POST on the same path (the next batch's
+        // manualupgrade, a new operation); what matters here is that no status poll came early.
+        assert.deepEqual(w.fake.violations.filter((v) => v.method === "GET"), [], "never polled before the Retry-After");
+        assertAllUpgradedOnceAndServing(w);
+        assert.ok(longestSilenceMs(run.stderr) <= 5 * 60_000 + POLL_MS, `a progress line at least every 5 minutes (longest silence ${longestSilenceMs(run.stderr) / 1000} s)`);
+        // Three batches, two 40-minute pauses: the day-long Retry-After never held anything up.
+        assert.ok(w.clock.now() - w.compute.manualUpgrades[0].time < 3 * 3600_000);
+    });
+
     it("never lets two rollouts of one scale set act at once: the second says who holds the lock", async () => {
         w = await world(5);
         const [a, b] = await Promise.all([rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "alice@laptop" }), rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "bob@ci" })]);

@@ -98,6 +98,16 @@ export class Rollout {
         return sleepUnlessStopped(this.arm, ms, this.stop);
     }
 
+    /** A long wait in pieces of at most HEARTBEAT_MS, saying what it waits for after each. */
+    private async waitFor(ms: number, what: (leftMs: number) => string): Promise<void> {
+        const until = this.now() + ms;
+        while (this.now() < until) {
+            await this.sleep(Math.min(HEARTBEAT_MS, until - this.now()));
+            await this.checkpoint();
+            if (this.now() < until) this.heartbeat(() => what(until - this.now()));
+        }
+    }
+
     /** Between steps: stop when asked, keep the lock alive. */
     private async checkpoint(): Promise<void> {
         throwIfStopped(this.stop);
@@ -182,7 +192,7 @@ export class Rollout {
             if (pauseFirst && plan.upgrade.length > 0 && t.pauseMs > 0) {
                 // Plan again after the pause: hosts that turned unhealthy meanwhile count.
                 this.log(`pausing ${describeDuration(t.pauseMs)} before the next batch`);
-                await this.sleep(t.pauseMs);
+                await this.waitFor(t.pauseMs, (left) => `pausing between batches: next batch in ${describeDuration(left)}`);
                 pauseFirst = false;
                 hosts = await this.snapshot();
                 continue;
@@ -382,7 +392,13 @@ export class Rollout {
     /** Follows the upgrade operation until it ends or the health timeout is reached; a failed operation is judged by the hosts' state. */
     private async waitForOperation(poller: LroPoller, deadline: number): Promise<void> {
         while (!poller.done && this.now() < deadline) {
-            await this.sleep(Math.min(poller.nextPollDelayMs(), Math.max(0, deadline - this.now())));
+            const delay = poller.nextPollDelayMs();
+            if (this.now() + delay > deadline) {
+                // Never poll before a Retry-After, never wait past the health timeout: the instances tell the rest.
+                this.log(`Azure asks to wait ${describeDuration(delay)} before the next status check of the upgrade, beyond the health timeout: judging the hosts by their own state instead`);
+                return;
+            }
+            await this.waitFor(delay, (left) => `waiting for Azure's next upgrade status in ${describeDuration(left)}; health timeout in ${describeDuration(Math.max(0, deadline - this.now()))}`);
             this.heartbeat(() => `waiting for Azure to finish the upgrade (operation ${poller.status}); health timeout in ${describeDuration(Math.max(0, deadline - this.now()))}`);
             try {
                 await poller.poll();
