@@ -396,3 +396,48 @@ describe("drain-aware rollout under faults", () => {
         assert.equal((await longer).code, 0);
     });
 });
+
+describe("fake AVD and Compute answer as Azure does", () => {
+    let w: World;
+    afterEach(async () => {
+        await w?.fake.stop();
+    });
+
+    async function call(method: string, path: string, apiVersion: string, body?: unknown): Promise<Response> {
+        return fetch(`${w.fake.url}${path}?api-version=${apiVersion}`, { method, headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    }
+
+    async function sessionHost(instanceId: string): Promise<{ status: string; lastHeartBeat: string }> {
+        const res = await call("GET", `${HOST_POOL}/sessionHosts`, "2024-04-03");
+        const list = (await res.json()) as { value: Array<{ properties: { status: string; lastHeartBeat: string; resourceId: string } }> };
+        const host = list.value.find((h) => h.properties.resourceId.endsWith(`/virtualMachines/${instanceId}`));
+        assert.ok(host);
+        return host.properties;
+    }
+
+    it("reports a reimaged host's AVD status from the agent's last heartbeat, tens of seconds late", async () => {
+        w = await world(2);
+        const before = await sessionHost("0");
+        await w.clock.sleep(60_000);
+        assert.ok(Date.parse((await sessionHost("0")).lastHeartBeat) > Date.parse(before.lastHeartBeat), "lastHeartBeat advances");
+
+        const upgrade = await call("POST", `${VMSS}/manualupgrade`, "2024-11-01", { instanceIds: ["0"] });
+        assert.equal(upgrade.status, 202);
+        assert.ok(upgrade.headers.get("azure-asyncoperation"), "202 with Azure-AsyncOperation");
+        assert.ok(upgrade.headers.get("location"), "and Location");
+        await w.clock.sleep(20_000);
+        assert.equal((await sessionHost("0")).status, "Available", "the VM is down, but AVD still shows the last heartbeat's status");
+        await w.clock.sleep(120_000);
+        assert.equal((await sessionHost("0")).status, "Unavailable", "until the heartbeat is overdue");
+    });
+
+    it("accepts a message to a Disconnected session without the user seeing it", async () => {
+        w = await world(1);
+        signIn(w, "0", [{ userPrincipalName: "away@contoso.com", state: "Disconnected", endsAfterPolls: "never" }]);
+        const sessions = (await (await call("GET", `${HOST_POOL}/userSessions`, "2024-04-03")).json()) as { value: Array<{ id: string; properties: { sessionState: string } }> };
+        assert.equal(sessions.value[0].properties.sessionState, "Disconnected");
+        const res = await call("POST", `${sessions.value[0].id}/sendMessage`, "2024-04-03", { messageTitle: "t", messageBody: "b" });
+        assert.equal(res.status, 200);
+        assert.deepEqual(w.dv.messages.map((m) => [m.sessionState, m.seen]), [["Disconnected", false]]);
+    });
+});
