@@ -5,6 +5,7 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
 import * as random from "@pulumi/random";
 import type { RingConfig } from "../src/config/types";
+import { ROLLOUT_TAG_IGNORE_CHANGES } from "../src/rollout/markerTags";
 import type { AgentRegistration } from "../src/sessionHosts/agentRegistration";
 import { sessionHostExtensions } from "../src/sessionHosts/extensions";
 import { applicationGroupArgs, hostPoolArgs, workspaceArgs } from "../src/sessionHosts/hostPool";
@@ -91,7 +92,8 @@ export class SessionHostPool extends pulumi.ComponentResource {
                     agentRegistration: args.agentRegistration,
                 }),
             }),
-            { parent: this },
+            // The rollout's lock and drained-host marker live in these tags (src/rollout/markerTags.ts).
+            { parent: this, ignoreChanges: ROLLOUT_TAG_IGNORE_CHANGES },
         );
 
         this.hostPoolId = hostPool.id;

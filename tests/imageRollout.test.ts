@@ -124,6 +124,7 @@ describe("ImageRollout component", () => {
             AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
             AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated tonight. Please save your work and sign out.",
             AVD_FORCE_LOGOFF: "false",
+            AVD_LOG_OFF_DISCONNECTED: "false",
         });
         assert.deepEqual(rollout.inputs.triggers, [IMAGE_VERSION_ID], "re-runs only when the image version changes");
 
@@ -177,6 +178,15 @@ describe("ImageRollout component", () => {
         assert.equal(env.AVD_FORCE_LOGOFF, "true");
         assert.equal(env.AVD_DRAIN_MESSAGE_BODY, "Please sign out.");
         assert.equal(env.AVD_DRAIN_TIMEOUT_MINUTES, "45");
+    });
+
+    it("passes the time box and the opt-in for signing out Disconnected sessions to the rollout", async () => {
+        const { evaluation: e } = await run(ringValues("Manual", { rollout: { maxRunMinutes: 300 }, drain: { timeoutMinutes: 45, messageBody: "Please sign out.", logOffDisconnectedSessions: true } }));
+        const env = byName(e, "rollout-drain-and-upgrade").inputs.environment as Record<string, string>;
+        assert.equal(env.AVD_MAX_RUN_MINUTES, "300");
+        assert.equal(env.AVD_LOG_OFF_DISCONNECTED, "true");
+        const plain = byName((await run(ringValues("Manual"))).evaluation, "rollout-drain-and-upgrade").inputs.environment as Record<string, string>;
+        assert.equal(plain.AVD_MAX_RUN_MINUTES, undefined, "no time box unless configured");
     });
 
     it("fails the deployment when the gate validated a different version than the ring runs", async () => {

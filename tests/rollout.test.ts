@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { main, type RolloutResult } from "../tools/rollout";
+import { main, type MainOptions, type RolloutResult } from "../tools/rollout";
+import { LOCK_LEASE_MS } from "../tools/rollout/marker";
 import { VirtualClock } from "../tools/azure/clock";
 import { ComputeModule } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule, type UserSessionSeed } from "./fakeAzure/desktopVirtualization";
@@ -60,10 +61,10 @@ function envFor(w: World, extra: Record<string, string | undefined> = {}): NodeJ
     };
 }
 
-async function rollout(w: World, extra: Record<string, string | undefined> = {}): Promise<Run> {
+async function rollout(w: World, extra: Record<string, string | undefined> = {}, options: MainOptions = {}): Promise<Run> {
     const stdout: string[] = [];
     const stderr: string[] = [];
-    const code = await main(envFor(w, extra), { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { clock: w.clock });
+    const code = await main(envFor(w, extra), { stdout: (l) => stdout.push(l), stderr: (l) => stderr.push(l) }, { clock: w.clock, owner: "tester@ci", ...options });
     const last = stdout[stdout.length - 1];
     return { code, stdout, stderr, result: code === 0 && last ? (JSON.parse(last) as RolloutResult) : undefined };
 }
@@ -103,7 +104,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         const run = await rollout(w);
 
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(run.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 10, instancesAlreadyCurrent: 0, batches: 6 });
+        assert.deepEqual(run.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 10, instancesAlreadyCurrent: 0, batches: 6, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.deepEqual(
             w.compute.manualUpgrades.map((u) => u.instanceIds.length),
             [1, 2, 2, 2, 2, 1],
@@ -120,14 +121,11 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         );
         assert.deepEqual(w.dv.sessionsLostToReimage, [], "no host was reimaged with a user on it");
         assert.deepEqual(w.dv.logoffs, [], "nobody was signed out");
-        // Grace signs out right as the drain starts: her message finds no session (404), which is fine.
+        // Grace is signing out (LogOff) as the drain starts and Alan is Disconnected: neither could see a message.
         assert.deepEqual(
-            w.dv.messages.map((m) => [m.userPrincipalName, m.title]).sort(),
-            [
-                ["ada@contoso.com", "Session host maintenance"],
-                ["alan@contoso.com", "Session host maintenance"],
-            ],
-            "every user still signed in was told once",
+            w.dv.messages.map((m) => [m.userPrincipalName, m.title, m.seen]),
+            [["ada@contoso.com", "Session host maintenance", true]],
+            "every active user was told once",
         );
         assert.ok(maxDrainedAtOnce(w) <= 2, "never more than one batch in drain mode");
         const zonesOfSecondBatch = w.compute.manualUpgrades[1].instanceIds.map((id) => w.compute.instance(VMSS, id).zone);
@@ -147,7 +145,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         assert.deepEqual(w.fake.requestsMatching("GET", /\/sessionHosts\/[^/]+$/), [], "no per-host session host reads");
         assert.deepEqual(w.fake.requestsMatching("GET", /\/virtualMachines\/[^/]+$/), [], "no per-instance reads");
         assert.equal(w.fake.requestsMatching("PATCH", /\/sessionHosts\//).length, 20, "drain and undrain, once per host");
-        assert.equal(w.fake.requestsMatching("POST", /\/sendMessage$/).length, 3);
+        assert.equal(w.fake.requestsMatching("POST", /\/sendMessage$/).length, 1);
         assert.equal(w.fake.requestsMatching("POST", /\/manualupgrade$/).length, 6);
         assert.deepEqual(w.fake.violations, []);
         assert.ok(run.stderr.every((l) => /^\[(\d+h)?(\d+m)?\d+s\] /.test(l)), "progress lines carry the elapsed time");
@@ -230,7 +228,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         const back = await rollout(w, { AVD_IMAGE_VERSION_ID: OLD });
 
         assert.equal(back.code, 0, back.stderr.join("\n"));
-        assert.deepEqual(back.result, { imageVersion: "1.1.0", imageVersionId: OLD, instancesUpgraded: 1, instancesAlreadyCurrent: 9, batches: 1 });
+        assert.deepEqual(back.result, { imageVersion: "1.1.0", imageVersionId: OLD, instancesUpgraded: 1, instancesAlreadyCurrent: 9, batches: 1, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.equal(onVersion(w, "1.1.0").length, 10);
         assert.equal(w.compute.instance(VMSS, "0").upgrades, 2);
         for (let i = 1; i < 10; i++) assert.equal(w.compute.instance(VMSS, String(i)).upgrades, 0, "hosts that never left 1.1.0 are not touched");
@@ -295,13 +293,20 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         assert.equal(upgradedBefore.length, 3);
 
         w.compute.crash.recover();
+        // The crashed run's lock holds until its lease runs out; then the next run resumes.
+        const drainsBefore = w.dv.drainChanges.length;
+        const blocked = await rollout(w);
+        assert.equal(blocked.code, 1);
+        assert.match(blocked.stderr.join("\n"), /Error: another rollout of this scale set is running: held by tester@ci \(run [0-9a-f-]+, rolling out 1\.2\.0\)/);
+        assert.equal(w.dv.drainChanges.length, drainsBefore, "the blocked run changed nothing");
+        w.clock.advance(LOCK_LEASE_MS);
         const second = await rollout(w);
         assert.equal(second.code, 0, second.stderr.join("\n"));
         assert.match(second.stderr.join("\n"), /batch 1: finishing 2 host\(s\) an earlier run left in drain mode/);
         const secondRun = w.compute.manualUpgrades.slice(2);
         assert.deepEqual([...secondRun[0].instanceIds].sort(), [...drainedByCrash].sort(), "the drained hosts are upgraded first");
         for (const i of w.compute.instances(VMSS)) assert.equal(i.upgrades, 1, `instance ${i.instanceId} upgraded once across both runs`);
-        assert.deepEqual(second.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 7, instancesAlreadyCurrent: 3, batches: second.result?.batches });
+        assert.deepEqual(second.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 7, instancesAlreadyCurrent: 3, batches: second.result?.batches, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.ok(w.dv.sessionHosts(HOST_POOL).every((h) => h.allowNewSession));
         assert.deepEqual(w.dv.sessionsLostToReimage, []);
         assert.deepEqual(w.fake.violations, []);
@@ -309,6 +314,8 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
 
     it("resumes after a crash right after Azure accepted an upgrade: waits for it instead of upgrading again", async () => {
         w = await world(5);
+        // Upgrades outlast the crashed run's lock lease, so the next run finds the upgrade still running.
+        w.compute.upgradeSeconds = 30 * 60;
         w.compute.crash.arm("POST", /\/manualupgrade$/, 1);
         const first = await rollout(w, { AVD_MAX_BATCH_PERCENT: "40" });
         assert.equal(first.code, 1);
@@ -316,6 +323,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         assert.equal(accepted.length, 2, "the second upgrade reached Azure before the crash");
 
         w.compute.crash.recover();
+        w.clock.advance(LOCK_LEASE_MS);
         const second = await rollout(w, { AVD_MAX_BATCH_PERCENT: "40" });
         assert.equal(second.code, 0, second.stderr.join("\n"));
         const err = second.stderr.join("\n");
@@ -331,7 +339,7 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         w = await world(4);
         assert.equal((await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" })).code, 0);
         const again = await rollout(w);
-        assert.deepEqual(again.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 0, instancesAlreadyCurrent: 4, batches: 0 });
+        assert.deepEqual(again.result, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 0, instancesAlreadyCurrent: 4, batches: 0, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.equal(w.fake.requestsMatching("POST", /\/manualupgrade$/).length, 4, "only the first run upgraded (one host per batch)");
     });
 

@@ -51,7 +51,7 @@ describe("rollout and health gate CLIs, as the command resources run them", func
                 stdout: JSON.stringify({ computerName: input.computerName, domainJoined: true, entraJoined: false, services: { RDAgent: "Running", RDAgentBootLoader: "Running", frxsvc: "Running" }, cpuPercent: 10, freeMemoryPercent: 55 }),
             }),
         });
-        const dv = new DesktopVirtualizationModule({ compute });
+        const dv = new DesktopVirtualizationModule({ compute, heartbeatSeconds: 0.01, heartbeatTimeoutSeconds: 0.05 });
         fake = await startFakeAzure({ acceptToken: TOKEN, operationRetryAfterSeconds: 0 }, [compute, runCommands, dv]);
         compute.addScaleSet({ id: VMSS, capacity: 3, imageReferenceId: `${DEFINITION}/versions/1.1.0`, computerNamePrefix: "avdprd" });
         dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
@@ -72,7 +72,7 @@ describe("rollout and health gate CLIs, as the command resources run them", func
             AVD_FORCE_LOGOFF: "false",
         });
         assert.equal(rollout.code, 0, rollout.stderr);
-        assert.deepEqual(lastLine(rollout.stdout) as RolloutResult, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 3, instancesAlreadyCurrent: 0, batches: 3 });
+        assert.deepEqual(lastLine(rollout.stdout) as RolloutResult, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 3, instancesAlreadyCurrent: 0, batches: 3, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
         assert.match(rollout.stderr, /batch 1: avdprd000000/);
 
         const gate = await spawnTool("healthGate", { ...common, AVD_UPGRADE_MODE: "Manual", AVD_GATE_TIMEOUT_MINUTES: "5" });
@@ -81,6 +81,48 @@ describe("rollout and health gate CLIs, as the command resources run them", func
         assert.deepEqual((lastLine(gate.stdout) as GateResult).hosts.map((h) => h.outcome), ["healthy", "healthy", "healthy"]);
         assert.ok(![rollout.stdout, rollout.stderr, gate.stdout, gate.stderr].some((s) => s.includes(TOKEN)), "the token is never printed");
         assert.deepEqual(fake.violations, []);
+    });
+
+    it("on SIGTERM puts the draining batch back in service, says where it stopped and exits 1", async () => {
+        const compute = new ComputeModule({ upgradeSeconds: 0.05, healthAfterSeconds: 0 });
+        const dv = new DesktopVirtualizationModule({ compute, heartbeatSeconds: 0.01, heartbeatTimeoutSeconds: 0.05 });
+        fake = await startFakeAzure({ acceptToken: TOKEN, operationRetryAfterSeconds: 0 }, [compute, dv]);
+        compute.addScaleSet({ id: VMSS, capacity: 3, imageReferenceId: `${DEFINITION}/versions/1.1.0`, computerNamePrefix: "avdprd" });
+        dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
+        for (const id of ["0", "1", "2"]) dv.addUserSessions(HOST_POOL, id, [{ endsAfterPolls: "never" }]);
+        compute.setModelImage(VMSS, NEW);
+        const child = spawn(tsx, ["tools/rollout.ts"], {
+            cwd,
+            env: {
+                PATH: process.env.PATH,
+                HOME: process.env.HOME,
+                AZURE_RESOURCE_MANAGER_ENDPOINT: fake.url,
+                AVD_ARM_ACCESS_TOKEN: TOKEN,
+                AVD_VMSS_ID: VMSS,
+                AVD_HOST_POOL_ID: HOST_POOL,
+                AVD_IMAGE_VERSION_ID: NEW,
+                AVD_POLL_SECONDS: "0.05",
+                AVD_MAX_BATCH_PERCENT: "50",
+                AVD_MAX_UNHEALTHY_PERCENT: "50",
+                AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: "0",
+                AVD_PAUSE_BETWEEN_BATCHES: "PT0S",
+                AVD_DRAIN_TIMEOUT_MINUTES: "60",
+                AVD_DRAIN_MESSAGE_BODY: "Please sign out.",
+            },
+        });
+        let stderr = "";
+        const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+        child.stderr.on("data", (d: Buffer) => {
+            stderr += d.toString();
+            if (/drain mode on for/.test(stderr) && child.exitCode === null && !child.killed) child.kill("SIGTERM");
+        });
+        const code = await exited;
+        assert.equal(code, 1, stderr);
+        assert.match(stderr, /Error: rollout stopped by SIGTERM: 0 of 3 hosts on 1\.2\.0; run `pulumi up` again to continue\./);
+        assert.match(stderr, /rollout report: /);
+        assert.ok(dv.sessionHosts(HOST_POOL).every((h) => h.allowNewSession), "no host left drained");
+        assert.deepEqual(compute.manualUpgrades, []);
+        assert.deepEqual(Object.keys(compute.tags(VMSS)), [], "lock and marker removed");
     });
 
     it("exit 2 with one line and no stack trace for a missing input", async () => {

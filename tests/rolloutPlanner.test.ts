@@ -110,7 +110,7 @@ describe("rollout planner: thresholds", () => {
     });
 
     it("does not judge hosts still in flight: busy, or left in drain mode by an earlier run", () => {
-        const hosts = ring(5, (i) => (i === 0 ? { busy: true, health: "unknown" } : i === 1 ? { draining: true, onTarget: true, health: "unknown", avdStatus: "Unavailable" } : {}));
+        const hosts = ring(5, (i) => (i === 0 ? { busy: true, health: "unknown" } : i === 1 ? { draining: true, drainedByRollout: true, onTarget: true, health: "unknown", avdStatus: "Unavailable" } : {}));
         assert.equal(checkThresholds(hosts, { ...policy, maxUnhealthyUpgradedInstancePercent: 0, maxUnhealthyInstancePercent: 0 }, progress()), undefined);
     });
 });
@@ -120,16 +120,16 @@ describe("rollout planner: capacity", () => {
         assert.equal(minimumServingHosts(10, policy), 6);
         assert.equal(minimumServingHosts(2, { ...policy, maxBatchInstancePercent: 50, maxUnhealthyInstancePercent: 50 }), 0);
         // Hosts this run already took out of service and could not return still count as out.
-        const hosts = ring(10, (i) => (i < 3 ? { draining: true } : {}));
+        const hosts = ring(10, (i) => (i < 3 ? { draining: true, drainedByRollout: true } : {}));
         const plan = planNextBatch(hosts, policy, progress(["0", "1", "2"], 2));
         assert.deepEqual(batchIds(plan), ["3"], "7 serving, floor 6: only one more may drain");
-        const none = planNextBatch(ring(10, (i) => (i < 4 ? { draining: true } : {})), policy, progress(["0", "1", "2", "3"], 2));
+        const none = planNextBatch(ring(10, (i) => (i < 4 ? { draining: true, drainedByRollout: true } : {})), policy, progress(["0", "1", "2", "3"], 2));
         assert.equal(none.kind, "stop");
         assert.match(none.kind === "stop" ? none.reason : "", /fewer than 6 of 10 host\(s\) taking new users/);
     });
 
     it("drains unhealthy hosts without counting them against the floor: they serve nobody", () => {
-        const hosts = ring(10, (i) => (i === 9 ? { avdStatus: "NeedsAssistance" } : i < 3 ? { draining: true } : {}));
+        const hosts = ring(10, (i) => (i === 9 ? { avdStatus: "NeedsAssistance" } : i < 3 ? { draining: true, drainedByRollout: true } : {}));
         assert.deepEqual(batchIds(planNextBatch(hosts, policy, progress(["0", "1", "2"], 2))), ["9"]);
     });
 });
@@ -140,14 +140,14 @@ describe("rollout planner: resume", () => {
     });
 
     it("waits for Azure operations a crashed run started before deciding anything", () => {
-        const plan = planNextBatch(ring(4, (i) => (i === 2 ? { busy: true, draining: true } : {})), policy, progress());
+        const plan = planNextBatch(ring(4, (i) => (i === 2 ? { busy: true, draining: true, drainedByRollout: true } : {})), policy, progress());
         assert.equal(plan.kind, "wait");
         assert.deepEqual(plan.kind === "wait" ? plan.hosts.map((h) => h.instanceId) : [], ["2"]);
     });
 
     it("finishes hosts a crashed run left in drain mode before starting anything new", () => {
         const hosts = ring(10, (i) =>
-            i === 3 ? { draining: true, sessions: 2 } : i === 6 ? { draining: true, onTarget: true, imageVersion: "1.2.0" } : i < 3 ? { onTarget: true, imageVersion: "1.2.0" } : {},
+            i === 3 ? { draining: true, drainedByRollout: true, sessions: 2 } : i === 6 ? { draining: true, drainedByRollout: true, onTarget: true, imageVersion: "1.2.0" } : i < 3 ? { onTarget: true, imageVersion: "1.2.0" } : {},
         );
         const plan = planNextBatch(hosts, policy, progress());
         assert.equal(plan.kind, "batch");
@@ -157,13 +157,22 @@ describe("rollout planner: resume", () => {
         assert.deepEqual(plan.finish.map((h) => h.instanceId), ["6"], "already upgraded: only wait for health and return it to service");
     });
 
+    it("treats a host someone else drained as a candidate for the upgrade, never as a leftover to finish", () => {
+        const hosts = ring(10, (i) => (i === 4 ? { draining: true } : i === 7 ? { draining: true, onTarget: true, imageVersion: "1.2.0" } : {}));
+        const first = planNextBatch(hosts, policy, progress([], 2));
+        assert.equal(first.kind === "batch" && first.resume, false, "not finished first as if the rollout had drained it");
+        const plan = planNextBatch(hosts, policy, progress(["0", "1", "2", "3", "5", "6", "8", "9"], 2));
+        assert.deepEqual(batchIds(plan), ["4"], "on the old image: upgraded like any other host");
+        assert.equal(planNextBatch(hosts, policy, progress(["0", "1", "2", "3", "4", "5", "6", "8", "9"], 2)).kind, "done", "already on the target: left alone");
+    });
+
     it("keeps hosts already on the target image and healthy, and moves on to the rest", () => {
         const hosts = ring(10, (i) => (i < 5 ? { onTarget: true, imageVersion: "1.2.0" } : {}));
         assert.deepEqual(batchIds(planNextBatch(hosts, policy, progress())), ["5"]);
     });
 
     it("does not pick a host twice in one run, even when it came back unhealthy within tolerance", () => {
-        const hosts = ring(10, (i) => (i === 0 ? { onTarget: true, draining: true, health: "unhealthy" } : {}));
+        const hosts = ring(10, (i) => (i === 0 ? { onTarget: true, draining: true, drainedByRollout: true, health: "unhealthy" } : {}));
         const plan = planNextBatch(hosts, { ...policy, maxUnhealthyUpgradedInstancePercent: 100 }, progress(["0"], 2));
         assert.deepEqual(batchIds(plan), ["1", "2"]);
     });

@@ -6,34 +6,48 @@
 // Inputs (environment): AVD_VMSS_ID, AVD_HOST_POOL_ID, AVD_IMAGE_VERSION_ID,
 // AVD_MAX_BATCH_PERCENT, AVD_MAX_UNHEALTHY_PERCENT, AVD_MAX_UNHEALTHY_UPGRADED_PERCENT,
 // AVD_PAUSE_BETWEEN_BATCHES, AVD_PRIORITIZE_UNHEALTHY, AVD_DRAIN_TIMEOUT_MINUTES, optional
-// AVD_DRAIN_MESSAGE_TITLE, AVD_DRAIN_MESSAGE_BODY, AVD_FORCE_LOGOFF, AVD_POLL_SECONDS (30),
-// AVD_HEALTH_TIMEOUT_MINUTES (45); ARM endpoint and credentials as in tools/azure/credentials.ts.
+// AVD_DRAIN_MESSAGE_TITLE, AVD_DRAIN_MESSAGE_BODY, AVD_FORCE_LOGOFF, AVD_LOG_OFF_DISCONNECTED
+// (false), AVD_MAX_RUN_MINUTES, AVD_POLL_SECONDS (30), AVD_HEALTH_TIMEOUT_MINUTES (45); ARM
+// endpoint and credentials as in tools/azure/credentials.ts.
 // Progress goes to stderr; on success the last stdout line is one JSON object (RolloutResult).
-// Exit 0 = every host on the target version, 1 = stopped or failed (report on stderr),
-// 2 = invalid input.
+// Exit 0 = every host on the target version, 1 = stopped, time-boxed, interrupted
+// (SIGINT/SIGTERM) or failed (per-host report on stderr), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
 import { runAsScript, type ToolOptions } from "./azure/cli";
 import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
+import { defaultOwner } from "./rollout/marker";
 import type { Io } from "./rollout/report";
 import { Rollout } from "./rollout/rolloutRunner";
+import { stopOnSignals } from "./rollout/stop";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
-export type MainOptions = ToolOptions;
+export interface MainOptions extends ToolOptions {
+    /** Raised on SIGINT/SIGTERM by the script entry; tests raise it themselves. */
+    stop?: AbortSignal;
+    /** Lock owner shown to a concurrent run (default user@host). */
+    owner?: string;
+}
 
 /** Runs the rollout; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    let rollout: Rollout | undefined;
     try {
         const inputs = readRolloutInputs(env);
         const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
-        const result = await new Rollout(arm, inputs, io).execute();
+        rollout = new Rollout(arm, inputs, io, { stop: options.stop, owner: options.owner ?? defaultOwner(env) });
+        const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
         return 0;
     } catch (e) {
         for (const line of describeFailure(e, "rollout")) io.stderr(line);
+        if (rollout?.started) for (const line of rollout.report()) io.stderr(line);
         return e instanceof InputError ? 2 : 1;
     }
 }
 
-if (require.main === module) runAsScript(main);
+if (require.main === module) {
+    const stop = stopOnSignals();
+    runAsScript((env, io) => main(env, io, { stop }));
+}

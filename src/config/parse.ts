@@ -282,11 +282,16 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         messageTitle: dr?.optStr("messageTitle"),
         messageBody: dr?.optStr("messageBody"),
         forceLogoffAfterTimeout: dr ? dr.bool("forceLogoffAfterTimeout", false) : false,
+        logOffDisconnectedSessions: dr ? dr.bool("logOffDisconnectedSessions", false) : false,
     };
     if (dr && drain.forceLogoffAfterTimeout && !drain.messageBody) {
         dr.fail("forceLogoffAfterTimeout", "needs drain.messageBody: users are never logged off without being told first");
     }
     dr?.done();
+
+    const ro = r.optObj("rollout");
+    const rollout = { maxRunMinutes: ro?.has("maxRunMinutes") ? ro.int("maxRunMinutes", { min: 10, max: 10080 }) : undefined };
+    ro?.done();
 
     const hg = r.optObj("healthGate");
     const healthGate = {
@@ -319,6 +324,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         upgradeMode: r.oneOf("upgradeMode", ["Manual", "Rolling", "Automatic"] as const),
         rollingUpgrade: parseRollingUpgrade(r.optObj("rollingUpgrade")),
         drain,
+        rollout,
         healthGate,
         domainJoin: parseDomainJoin(r.optObj("domainJoin"), secret, r.file),
         useLatestImage: r.bool("useLatestImage", false),

@@ -120,6 +120,13 @@ export interface DrainConfig {
     messageBody?: string;
     /** Log remaining users off after the timeout. Off unless a message is configured. */
     forceLogoffAfterTimeout: boolean;
+    /** Sign out Disconnected sessions at the drain timeout (they cannot see the warning); off by default. */
+    logOffDisconnectedSessions: boolean;
+}
+
+export interface RolloutRunConfig {
+    /** Bound on one `pulumi up`'s share of a long rollout; it stops cleanly between batches. Absent = no bound. */
+    maxRunMinutes?: number;
 }
 
 export interface HealthGateConfig {
@@ -171,6 +178,7 @@ export interface SessionHostsConfig {
     upgradeMode: UpgradeMode;
     rollingUpgrade: RollingUpgradeConfig;
     drain: DrainConfig;
+    rollout: RolloutRunConfig;
     healthGate: HealthGateConfig;
     domainJoin: DomainJoinConfig;
     /** Explicit opt-in to follow the image definition's latest version instead of a pinned one. */

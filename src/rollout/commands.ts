@@ -34,7 +34,10 @@ export function rolloutEnvironment(ring: RingConfig, t: RolloutTargets): Record<
         AVD_DRAIN_TIMEOUT_MINUTES: String(drain.timeoutMinutes),
         // The config refuses forced logoff without a message; the tool checks again.
         AVD_FORCE_LOGOFF: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
+        AVD_LOG_OFF_DISCONNECTED: String(drain.logOffDisconnectedSessions),
     };
+    const maxRunMinutes = ring.sessionHosts.rollout.maxRunMinutes;
+    if (maxRunMinutes !== undefined) env.AVD_MAX_RUN_MINUTES = String(maxRunMinutes);
     if (drain.messageTitle !== undefined) env.AVD_DRAIN_MESSAGE_TITLE = drain.messageTitle;
     if (drain.messageBody !== undefined) env.AVD_DRAIN_MESSAGE_BODY = drain.messageBody;
     return env;

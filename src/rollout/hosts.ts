@@ -24,13 +24,20 @@ export interface HostState {
     avdStatus?: string;
     /** Drain mode: the session host accepts no new sessions (allowNewSession = false). */
     draining: boolean;
+    /**
+     * The rollout put the host in drain mode (its marker on the scale set says so). A host in
+     * drain mode without it was drained by someone else, and the rollout never undrains it.
+     */
+    drainedByRollout?: boolean;
+    /** The AVD status predates the instance's last upgrade: the agent has not reported since. */
+    heartbeatStale?: boolean;
     /** User sessions on the host, active or disconnected. */
     sessions: number;
 }
 
 /** Healthy for users: the health probe answers Healthy and AVD reports the agent Available. */
 export function isReady(h: HostState): boolean {
-    return h.health === "healthy" && h.avdStatus === "Available";
+    return h.health === "healthy" && h.avdStatus === "Available" && h.heartbeatStale !== true;
 }
 
 /** Takes new users now. */
@@ -45,6 +52,7 @@ export function notReadyReason(h: HostState): string {
     if (h.health !== "healthy") reasons.push(h.health === "none" ? "no Application Health signal" : `health probe ${h.health}`);
     if (h.avdStatus === undefined) reasons.push("not registered in the host pool");
     else if (h.avdStatus !== "Available") reasons.push(`AVD status ${h.avdStatus}`);
+    else if (h.heartbeatStale === true) reasons.push("no AVD agent heartbeat since the upgrade");
     return reasons.join(", ");
 }
 

@@ -53,11 +53,17 @@ export function nextBatchLimit(current: number, fullBatch: number, healthy: bool
 }
 
 /**
- * Hosts a crashed or failed run left behind: in drain mode but not yet dealt with by this
- * run. They are finished first, and not judged by the thresholds until they have been.
+ * Hosts a crashed, stopped or failed run left behind: in drain mode by the rollout's own
+ * marker, but not yet dealt with by this run. They are finished first, and not judged by
+ * the thresholds until they have been. Hosts someone else drained are not leftovers.
  */
 export function isLeftDraining(h: HostState, progress: RunProgress): boolean {
-    return h.draining && !progress.attempted.has(h.instanceId);
+    return h.draining && h.drainedByRollout === true && !progress.attempted.has(h.instanceId);
+}
+
+/** In drain mode, but not by the rollout (an administrator's maintenance): upgraded when in scope, never undrained. */
+export function isDrainedByOthers(h: HostState): boolean {
+    return h.draining && h.drainedByRollout !== true;
 }
 
 export interface ThresholdBreach {
@@ -151,7 +157,8 @@ export function planNextBatch(hosts: readonly HostState[], policy: RolloutPolicy
         return { kind: "batch", resume: true, upgrade: leftovers.filter((h) => !h.onTarget), finish: leftovers.filter((h) => h.onTarget) };
     }
 
-    const candidates = hosts.filter((h) => !h.onTarget && !h.draining && !progress.attempted.has(h.instanceId));
+    // Hosts an administrator drained are upgraded too (they cost no serving capacity) but stay drained.
+    const candidates = hosts.filter((h) => !h.onTarget && (!h.draining || isDrainedByOthers(h)) && !progress.attempted.has(h.instanceId));
     if (candidates.length === 0) return { kind: "done" };
 
     const limit = Math.min(fullBatch, Math.max(1, progress.nextBatchLimit));

@@ -1,8 +1,10 @@
 // Microsoft.Compute virtual machine scale sets (api-version 2024-11-01) for the rollout and
 // health-gate tests: VMSS GET/PATCH, instance list ($expand=instanceView, $filter on
 // latestModelApplied) with Application Health (vmHealth), manualupgrade and reimage (LROs
-// answered 202 + Location, as the examples show) and rollingUpgrades/latest. Run Command is
-// in runCommand.ts.
+// answered 202 with both Azure-AsyncOperation and Location, as Compute does), rollingUpgrades/latest,
+// the scale set's tags (in its body and through Microsoft.Resources/tags at its scope,
+// 2021-04-01: GET, and PATCH Merge/Replace/Delete answered 200) and instances deleted under the
+// rollout's feet (`removeInstance`). Run Command is in runCommand.ts.
 // Bodies start from Azure's example payloads. Everything time-related runs on the fake's
 // clock: an upgrade finishes upgradeSeconds after Azure accepted it whether or not anybody
 // polls, as in Azure, so a tool that crashes mid-upgrade finds the upgrade done on resume.
@@ -11,6 +13,7 @@ import { parseResourceId } from "../../tools/azure/ids";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type Method, type ResourceProviderModule } from "./server";
 
 export const COMPUTE_API_VERSION = "2024-11-01";
+export const TAGS_API_VERSION = "2021-04-01";
 
 /** What the Application Health extension reports; "none" = no vmHealth at all (no extension). */
 export type HealthCode = "healthy" | "unhealthy" | "unknown" | "none";
@@ -82,7 +85,9 @@ interface InstanceState {
     modelGeneration: number;
     seedHealth: HealthCode;
     /** Set while an upgrade/reimage runs. */
-    operation?: { endsAt: number; image: string; kind: "upgrade" | "reimage" };
+    operation?: { startedAt: number; endsAt: number; image: string; kind: "upgrade" | "reimage" };
+    /** Start of the last upgrade/reimage (the VM went down then). */
+    lastOperationStartedAt?: number;
     /** End of the last upgrade/reimage: the boot the health probe and AVD agent start from. */
     bootedAt?: number;
     lastOperationAt: number;
@@ -117,6 +122,8 @@ interface ScaleSetState {
     policy: RollingUpgradePolicySeed;
     computerNamePrefix: string;
     instances: Map<string, InstanceState>;
+    /** Tag name (lower case, as Azure compares them) -> the name as written and its value. */
+    tags: Map<string, { name: string; value: string }>;
     rolling?: RollingState;
     /** A rolling upgrade Azure has been asked for but not started yet (the previous record is still the latest). */
     queuedRolling?: RollingState;
@@ -215,6 +222,7 @@ export class ComputeModule implements ResourceProviderModule {
     private fake?: FakeAzure;
     private readonly scaleSets = new Map<string, ScaleSetState>();
     private readonly reimageListeners: Array<(scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void> = [];
+    private readonly removalListeners: Array<(scaleSetId: string, instanceId: string) => void> = [];
 
     constructor(options: ComputeModuleOptions = {}) {
         this.upgradeSeconds = options.upgradeSeconds ?? 240;
@@ -239,6 +247,9 @@ export class ComputeModule implements ResourceProviderModule {
         fake.route({ method: "POST", pattern: `${vmss}/manualupgrade`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "upgrade")) });
         fake.route({ method: "POST", pattern: `${vmss}/reimage`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "reimage")) });
         fake.route({ method: "GET", pattern: `${vmss}/rollingUpgrades/latest`, apiVersion: v, handler: guard((r) => this.latestRollingUpgrade(r)) });
+        const tags = `${vmss}/providers/Microsoft.Resources/tags/default`;
+        fake.route({ method: "GET", pattern: tags, apiVersion: TAGS_API_VERSION, handler: guard((r) => this.getTags(r)) });
+        fake.route({ method: "PATCH", pattern: tags, apiVersion: TAGS_API_VERSION, handler: guard((r) => this.patchTags(r)) });
     }
 
     // ---- seeding and inspection ----
@@ -259,6 +270,7 @@ export class ComputeModule implements ResourceProviderModule {
             policy: { ...DEFAULT_POLICY, ...seed.rollingUpgradePolicy },
             computerNamePrefix: prefix,
             instances: new Map(),
+            tags: new Map(),
         };
         for (let i = 0; i < seed.capacity; i++) {
             const instanceId = String(i);
@@ -293,6 +305,42 @@ export class ComputeModule implements ResourceProviderModule {
         const s = this.scaleSet(scaleSetId);
         s.modelGeneration += 1;
         s.etag += 1;
+    }
+
+    /** The scale set's tags as Azure holds them. */
+    tags(scaleSetId: string): Record<string, string> {
+        return Object.fromEntries([...this.scaleSet(scaleSetId).tags.values()].map((t) => [t.name, t.value]));
+    }
+
+    /** What a `pulumi up` that PUTs the scale set does to its tags: replaces them all. */
+    replaceTags(scaleSetId: string, tags: Record<string, string>): void {
+        const s = this.scaleSet(scaleSetId);
+        s.tags = new Map(Object.entries(tags).map(([name, value]) => [name.toLowerCase(), { name, value }]));
+    }
+
+    /** An instance deleted (scale-in, or by hand) while a rollout runs. */
+    removeInstance(scaleSetId: string, instanceId: string): void {
+        const s = this.scaleSet(scaleSetId);
+        // An operation on a deleted VM ends with it (an upgrade waiting for it completes without it).
+        this.instanceState(scaleSetId, instanceId).operation = undefined;
+        s.instances.delete(instanceId);
+        for (const l of this.removalListeners) l(s.id, instanceId);
+    }
+
+    /** Called when an instance is deleted. */
+    onRemove(listener: (scaleSetId: string, instanceId: string) => void): void {
+        this.removalListeners.push(listener);
+    }
+
+    /** When the instance's last upgrade/reimage started and ended (ended undefined while it runs). */
+    operationWindow(scaleSetId: string, instanceId: string): { startedAt?: number; endedAt?: number } {
+        const inst = this.instanceState(scaleSetId, instanceId);
+        if (inst.operation) return { startedAt: inst.operation.startedAt };
+        return { startedAt: inst.lastOperationStartedAt, endedAt: inst.bootedAt };
+    }
+
+    hasInstance(scaleSetId: string, instanceId: string): boolean {
+        return this.scaleSet(scaleSetId).instances.has(instanceId);
     }
 
     scenario(scaleSetId: string, instanceId: string, scenario: InstanceScenario): void {
@@ -422,7 +470,7 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     private beginOperation(s: ScaleSetState, inst: InstanceState, kind: "upgrade" | "reimage", now: number): void {
-        inst.operation = { endsAt: now + this.upgradeMs(inst), image: kind === "upgrade" ? s.imageReferenceId : inst.imageReferenceId, kind };
+        inst.operation = { startedAt: now, endsAt: now + this.upgradeMs(inst), image: kind === "upgrade" ? s.imageReferenceId : inst.imageReferenceId, kind };
         if (kind === "upgrade") inst.modelGeneration = s.modelGeneration;
         if (kind === "upgrade") inst.upgrades += 1;
         else inst.reimages += 1;
@@ -434,6 +482,7 @@ export class ComputeModule implements ResourceProviderModule {
         if (!op) return;
         inst.imageReferenceId = op.image;
         inst.operation = undefined;
+        inst.lastOperationStartedAt = op.startedAt;
         inst.bootedAt = at;
         inst.lastOperationAt = at;
         for (const l of this.reimageListeners) l(s.id, inst.instanceId, "end", at);
@@ -534,7 +583,7 @@ export class ComputeModule implements ResourceProviderModule {
         body.id = s.id;
         body.name = s.name;
         body.location = s.location;
-        body.tags = {};
+        body.tags = this.tags(s.id);
         body.etag = `"${s.etag}"`;
         body.sku = { name: s.vmSize, tier: "Standard", capacity: s.instances.size };
         props.upgradePolicy = { mode: s.upgradeMode, rollingUpgradePolicy: { ...s.policy } };
@@ -693,7 +742,46 @@ export class ComputeModule implements ResourceProviderModule {
                 return targets.every((t) => t.operation === undefined) ? { status: "Succeeded" } : undefined;
             },
         });
-        return fake.accepted(op, { location: true });
+        return fake.accepted(op, { asyncOperation: true, location: true });
+    }
+
+    private tagsBody(s: ScaleSetState): Record<string, unknown> {
+        return { id: `${s.id}/providers/Microsoft.Resources/tags/default`, name: "default", type: "Microsoft.Resources/tags", properties: { tags: this.tags(s.id) } };
+    }
+
+    private getTags(req: FakeRequest): FakeResponse {
+        const s = this.find(req);
+        return s ? { status: 200, body: this.tagsBody(s) } : this.notFound(req);
+    }
+
+    /** Tags_UpdateAtScope: Merge adds or overwrites, Replace replaces all, Delete removes the names given (or only name/value pairs that match). */
+    private patchTags(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const body = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>) : {};
+        const operation = typeof body.operation === "string" ? body.operation : "";
+        const props = typeof body.properties === "object" && body.properties !== null ? (body.properties as Record<string, unknown>) : {};
+        const given = typeof props.tags === "object" && props.tags !== null ? Object.entries(props.tags as Record<string, unknown>) : [];
+        for (const [name, value] of given) {
+            if (typeof value !== "string") return fake.error(400, "InvalidTagValue", `The value of tag '${name}' must be a string.`);
+            if (name.length > 512 || /[<>%&\\?/]/.test(name)) return fake.error(400, "InvalidTagNameCharacters", `The tag name '${name}' has invalid characters '<,>,%,&,\\,?,/' or is longer than 512 characters.`);
+            if (value.length > 256) return fake.error(400, "InvalidTagValueLength", `The value of tag '${name}' is longer than 256 characters.`);
+        }
+        const next = new Map(s.tags);
+        if (/^merge$/i.test(operation)) for (const [name, value] of given) next.set(name.toLowerCase(), { name: next.get(name.toLowerCase())?.name ?? name, value: value as string });
+        else if (/^replace$/i.test(operation)) {
+            next.clear();
+            for (const [name, value] of given) next.set(name.toLowerCase(), { name, value: value as string });
+        } else if (/^delete$/i.test(operation)) {
+            for (const [name, value] of given) {
+                const have = next.get(name.toLowerCase());
+                if (have && (value === "" || value === have.value)) next.delete(name.toLowerCase());
+            }
+        } else return fake.error(400, "InvalidRequestContent", `The operation '${operation}' is not one of Replace, Merge, Delete.`);
+        if (next.size > 50) return fake.error(400, "InvalidTagCountPerResource", `The resource would have ${next.size} tags; at most 50 are allowed.`);
+        s.tags = next;
+        return { status: 200, body: this.tagsBody(s) };
     }
 
     private latestRollingUpgrade(req: FakeRequest): FakeResponse {

@@ -3,17 +3,23 @@
 // sessions per host and per host pool, log off (DELETE ?force=true) and sendMessage. None of
 // these is a long-running operation in the spec: each answers 200 at once.
 // Session hosts are the instances of a fake scale set (ComputeModule): their resourceId is
-// the VMSS VM id, their status follows the instance (Unavailable while it is reimaged, then
-// Available once the agent re-registers, or whatever the test's scenario says), and an
-// upgrade or reimage ends every user session still on the host, which the module records,
-// so a test can prove nobody was thrown out by a reimage.
+// the VMSS VM id, and their `status` is what the AVD agent said in its last heartbeat, as in
+// AVD: the agent heartbeats every `heartbeatSeconds` while it runs, `lastHeartBeat` advances
+// with it, a host whose VM went down keeps its last status until the heartbeat is
+// `heartbeatTimeoutSeconds` overdue (then Unavailable), and a reimaged host reports again only
+// once its agent has re-registered. User sessions take the spec's SessionState values: users
+// sign out through LogOff, a forced log off passes through LogOff until the next heartbeat,
+// Disconnected users may reconnect, and sendMessage to a session that is not Active answers
+// 200 without the user seeing it. An upgrade or reimage ends every user session still on the
+// host, which the module records, so a test can prove nobody was thrown out by a reimage.
 import { parseResourceId } from "../../tools/azure/ids";
 import type { ComputeModule } from "./compute";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
 
 export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
 
-export type SessionState = "Active" | "Disconnected";
+/** SessionState in desktopvirtualization 2024-04-03. */
+export type SessionState = "Unknown" | "Active" | "Disconnected" | "Pending" | "LogOff" | "UserProfileDiskMounted";
 
 export interface UserSessionSeed {
     userPrincipalName?: string;
@@ -24,6 +30,8 @@ export interface UserSessionSeed {
      * Default: 1 (the user leaves right after the first look).
      */
     endsAfterPolls?: number | "never";
+    /** The session changes state (e.g. a Disconnected user reconnects) after this many reads of the host's sessions, drained or not. */
+    becomes?: { state: SessionState; afterPolls: number };
 }
 
 export interface SessionHostScenario {
@@ -54,6 +62,10 @@ export interface MessageRecord {
     title: string;
     body: string;
     time: number;
+    /** Whether the user saw it: only an Active session shows a message. */
+    seen: boolean;
+    /** The session's state when the message arrived. */
+    sessionState: SessionState;
 }
 
 export interface LogoffRecord {
@@ -62,6 +74,8 @@ export interface LogoffRecord {
     userPrincipalName: string;
     force: boolean;
     time: number;
+    /** The session's state when it was signed out. */
+    sessionState: SessionState;
 }
 
 export interface DrainRecord {
@@ -84,6 +98,9 @@ interface UserSession {
     state: SessionState;
     createTime: number;
     pollsLeft: number | "never";
+    becomes?: { state: SessionState; afterPolls: number };
+    /** Set once the user signs out (state LogOff): the session disappears at this time. */
+    goneAt?: number;
 }
 
 interface SessionHost {
@@ -93,6 +110,11 @@ interface SessionHost {
     scenario: Required<SessionHostScenario>;
     sessions: UserSession[];
     statusTimestamp: number;
+    /** When its VM was deleted. */
+    removedAt?: number;
+    /** The VMSS VM id and VM id it registered with (kept after the VM is deleted, as AVD does). */
+    resourceId: string;
+    vmId: string;
 }
 
 interface HostPool {
@@ -109,6 +131,14 @@ function lower(id: string): string {
     return id.replace(/\/+$/, "").toLowerCase();
 }
 
+export interface DesktopVirtualizationOptions {
+    compute: ComputeModule;
+    /** How often the AVD agent reports (default 30 s). */
+    heartbeatSeconds?: number;
+    /** How overdue a heartbeat is before AVD reports the host Unavailable (default 90 s). */
+    heartbeatTimeoutSeconds?: number;
+}
+
 export class DesktopVirtualizationModule implements ResourceProviderModule {
     readonly messages: MessageRecord[] = [];
     readonly logoffs: LogoffRecord[] = [];
@@ -119,15 +149,28 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     private readonly pools = new Map<string, HostPool>();
     private readonly compute: ComputeModule;
 
-    constructor(options: { compute: ComputeModule }) {
+    readonly heartbeatMs: number;
+    readonly heartbeatTimeoutMs: number;
+
+    constructor(options: DesktopVirtualizationOptions) {
         this.compute = options.compute;
+        this.heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
+        this.heartbeatTimeoutMs = (options.heartbeatTimeoutSeconds ?? 90) * 1000;
+        this.compute.onRemove((scaleSetId, instanceId) => {
+            // A deleted VM's session host stays registered (AVD does not remove it) and stops heartbeating.
+            for (const pool of this.pools.values()) {
+                if (lower(pool.scaleSetId) !== lower(scaleSetId)) continue;
+                const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
+                if (host) host.removedAt = this.now();
+            }
+        });
         this.compute.onReimage((scaleSetId, instanceId, kind, at) => {
             if (kind !== "begin") return;
             for (const pool of this.pools.values()) {
                 if (lower(pool.scaleSetId) !== lower(scaleSetId)) continue;
                 const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
                 if (!host) continue;
-                for (const s of host.sessions) this.sessionsLostToReimage.push({ sessionHostName: host.name, userPrincipalName: s.userPrincipalName, time: at });
+                for (const s of host.sessions.filter((x) => x.goneAt === undefined || at < x.goneAt)) this.sessionsLostToReimage.push({ sessionHostName: host.name, userPrincipalName: s.userPrincipalName, time: at });
                 host.sessions = [];
                 host.statusTimestamp = at;
             }
@@ -180,6 +223,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
                 scenario: { status: "Available", statusAfterUpgrade: "Available", registerSeconds: 120 },
                 sessions: [],
                 statusTimestamp: Date.UTC(2025, 11, 1),
+                resourceId: this.compute.instanceResourceId(seed.scaleSetId, instanceId),
+                vmId: this.compute.vmId(seed.scaleSetId, instanceId),
             });
         }
         this.pools.set(lower(seed.id), pool);
@@ -197,6 +242,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
                 state: s.state ?? "Active",
                 createTime: this.now(),
                 pollsLeft: s.endsAfterPolls ?? 1,
+                becomes: s.becomes && { ...s.becomes },
             });
         }
     }
@@ -242,12 +288,37 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         return host;
     }
 
+    /**
+     * The agent's last heartbeat at or before `now` and what it reported then. The agent runs
+     * while the VM runs, except from an upgrade's start until it has re-registered afterwards.
+     */
+    private heartbeat(pool: HostPool, host: SessionHost, now: number): { at: number; status: string } | undefined {
+        const origin = Date.UTC(2025, 11, 1);
+        const tick = (from: number, until: number) => (until < from ? undefined : from + Math.floor((until - from) / this.heartbeatMs) * this.heartbeatMs);
+        if (host.removedAt !== undefined && !this.compute.hasInstance(pool.scaleSetId, host.instanceId)) {
+            const at = tick(origin, host.removedAt);
+            return at === undefined ? undefined : { at, status: host.scenario.status };
+        }
+        const { startedAt, endedAt } = this.compute.operationWindow(pool.scaleSetId, host.instanceId);
+        const beforeDown = (down: number) => tick(origin, Math.min(now, down - 1));
+        if (startedAt !== undefined && endedAt === undefined) {
+            const at = beforeDown(startedAt);
+            return at === undefined ? undefined : { at, status: host.scenario.status };
+        }
+        if (endedAt === undefined) {
+            const at = tick(origin, now);
+            return at === undefined ? undefined : { at, status: host.scenario.status };
+        }
+        const agentStart = endedAt + host.scenario.registerSeconds * 1000;
+        if (now >= agentStart) return { at: tick(agentStart, now) ?? agentStart, status: host.scenario.statusAfterUpgrade };
+        const at = startedAt === undefined ? undefined : beforeDown(startedAt);
+        return at === undefined ? undefined : { at, status: host.scenario.status };
+    }
+
     private status(pool: HostPool, host: SessionHost, now: number): string {
-        if (this.compute.isBusy(pool.scaleSetId, host.instanceId, now)) return "Unavailable";
-        const booted = this.compute.bootedAt(pool.scaleSetId, host.instanceId);
-        if (booted === undefined) return host.scenario.status;
-        if (now < booted + host.scenario.registerSeconds * 1000) return "Unavailable";
-        return host.scenario.statusAfterUpgrade;
+        const hb = this.heartbeat(pool, host, now);
+        if (!hb || now - hb.at > this.heartbeatTimeoutMs) return "Unavailable";
+        return hb.status;
     }
 
     private snapshot(pool: HostPool, host: SessionHost, now: number): SessionHostSnapshot {
@@ -256,15 +327,39 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
             instanceId: host.instanceId,
             allowNewSession: host.allowNewSession,
             status: this.status(pool, host, now),
-            sessions: host.sessions.map((s) => ({ id: s.id, userPrincipalName: s.userPrincipalName, state: s.state })),
+            sessions: this.present(host, now).map((s) => ({ id: s.id, userPrincipalName: s.userPrincipalName, state: s.state })),
         };
     }
 
-    /** A read that shows the host's sessions: users on a draining host count down towards signing out. */
-    private observed(host: SessionHost): void {
-        if (host.allowNewSession) return;
-        for (const s of host.sessions) if (s.pollsLeft !== "never") s.pollsLeft -= 1;
-        host.sessions = host.sessions.filter((s) => s.pollsLeft === "never" || s.pollsLeft > 0);
+    /**
+     * A read that shows the host's sessions: sessions change state as scripted, users on a
+     * draining host count down towards signing out (through LogOff), and signed-out sessions
+     * disappear with the next heartbeat.
+     */
+    private observed(host: SessionHost, now: number): void {
+        host.sessions = host.sessions.filter((s) => s.goneAt === undefined || now < s.goneAt);
+        for (const s of host.sessions) {
+            if (s.goneAt !== undefined) continue;
+            if (s.becomes) {
+                s.becomes.afterPolls -= 1;
+                if (s.becomes.afterPolls <= 0) {
+                    s.state = s.becomes.state;
+                    s.becomes = undefined;
+                }
+            }
+            if (host.allowNewSession || s.pollsLeft === "never") continue;
+            s.pollsLeft -= 1;
+            if (s.pollsLeft <= 0) this.signOut(s, now);
+        }
+    }
+
+    private present(host: SessionHost, now: number): UserSession[] {
+        return host.sessions.filter((s) => s.goneAt === undefined || now < s.goneAt);
+    }
+
+    private signOut(s: UserSession, now: number): void {
+        s.state = "LogOff";
+        s.goneAt = now + this.heartbeatMs;
     }
 
     // ---- bodies ----
@@ -275,13 +370,15 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const props = item.properties as Record<string, unknown>;
         item.name = `${pool.name}/${host.name}`;
         item.id = `${pool.id}/sessionHosts/${host.name}`;
-        props.sessions = host.sessions.length;
+        props.sessions = this.present(host, now).length;
         props.allowNewSession = host.allowNewSession;
         props.status = this.status(pool, host, now);
         props.statusTimestamp = new Date(host.statusTimestamp).toISOString();
-        props.lastHeartBeat = new Date(now).toISOString();
-        props.resourceId = this.compute.instanceResourceId(pool.scaleSetId, host.instanceId);
-        props.virtualMachineId = this.compute.vmId(pool.scaleSetId, host.instanceId);
+        const hb = this.heartbeat(pool, host, now);
+        if (hb) props.lastHeartBeat = new Date(hb.at).toISOString();
+        else delete props.lastHeartBeat;
+        props.resourceId = host.resourceId;
+        props.virtualMachineId = host.vmId;
         props.osVersion = "10.0.26100";
         delete props.assignedUser;
         return item;
@@ -340,7 +437,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const fake = this.fake as FakeAzure;
         const hosts = [...pool.hosts.values()];
         // One list (all its pages) is one look at every host, as one poll is in a real rollout.
-        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h);
+        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h, req.now);
         return fake.page(req, hosts, (h) => this.hostBody(pool, h, req.now));
     }
 
@@ -348,7 +445,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const found = this.findHost(req);
         if ("status" in found) return found;
         const body = this.hostBody(found.pool, found.host, req.now);
-        this.observed(found.host);
+        this.observed(found.host, req.now);
         return { status: 200, body };
     }
 
@@ -369,8 +466,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         if (!pool) return this.poolNotFound(req);
         const fake = this.fake as FakeAzure;
         const hosts = [...pool.hosts.values()];
-        const sessions = hosts.flatMap((h) => h.sessions.map((s) => ({ h, s })));
-        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h);
+        const sessions = hosts.flatMap((h) => this.present(h, req.now).map((s) => ({ h, s })));
+        if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h, req.now);
         return fake.page(req, sessions, ({ h, s }) => this.sessionBody(pool, h, s));
     }
 
@@ -378,14 +475,14 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const found = this.findHost(req);
         if ("status" in found) return found;
         const fake = this.fake as FakeAzure;
-        if (fake.isFirstPage(req)) this.observed(found.host);
-        return fake.page(req, found.host.sessions, (s) => this.sessionBody(found.pool, found.host, s));
+        if (fake.isFirstPage(req)) this.observed(found.host, req.now);
+        return fake.page(req, this.present(found.host, req.now), (s) => this.sessionBody(found.pool, found.host, s));
     }
 
     private session(req: FakeRequest): { pool: HostPool; host: SessionHost; session: UserSession } | FakeResponse {
         const found = this.findHost(req);
         if ("status" in found) return found;
-        const session = found.host.sessions.find((s) => s.id === req.params.userSessionId);
+        const session = found.host.sessions.find((s) => s.id === req.params.userSessionId && (s.goneAt === undefined || req.now < s.goneAt));
         if (!session) return (this.fake as FakeAzure).error(404, "ResourceNotFound", `UserSession '${req.params.userSessionId}' could not be found on session host '${found.host.name}'.`);
         return { ...found, session };
     }
@@ -394,8 +491,10 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const found = this.session(req);
         if ("status" in found) return found;
         const force = (req.query.get("force") ?? "").toLowerCase() === "true";
-        this.logoffs.push({ sessionHostName: found.host.name, sessionId: found.session.id, userPrincipalName: found.session.userPrincipalName, force, time: req.now });
-        found.host.sessions = found.host.sessions.filter((s) => s !== found.session);
+        if (found.session.goneAt === undefined) {
+            this.logoffs.push({ sessionHostName: found.host.name, sessionId: found.session.id, userPrincipalName: found.session.userPrincipalName, force, time: req.now, sessionState: found.session.state });
+            this.signOut(found.session, req.now);
+        }
         return { status: 200 };
     }
 
@@ -410,6 +509,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
             title: typeof body.messageTitle === "string" ? body.messageTitle : "",
             body: typeof body.messageBody === "string" ? body.messageBody : "",
             time: req.now,
+            seen: found.session.state === "Active",
+            sessionState: found.session.state,
         });
         return { status: 200 };
     }

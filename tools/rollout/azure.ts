@@ -4,13 +4,15 @@
 // calls, one per snapshot whatever the number of hosts, so calls grow with batches rather
 // than with hosts times polls.
 import type { HealthSignal, HostState } from "../../src/rollout/hosts";
-import type { ArmClient } from "../azure/arm";
+import type { ArmClient, LroPoller } from "../azure/arm";
 import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/ids";
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
 import type { Targets } from "./env";
 
 export const COMPUTE_API_VERSION = "2024-11-01";
 export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
+/** Microsoft.Resources/tags at a resource's scope (Tags_GetAtScope / Tags_UpdateAtScope, both 200). */
+export const TAGS_API_VERSION = "2021-04-01";
 
 export interface ScaleSetModel {
     name: string;
@@ -20,6 +22,7 @@ export interface ScaleSetModel {
     imageReferenceText: string;
     upgradeMode?: string;
     maxBatchInstancePercent?: number;
+    tags: Record<string, string>;
 }
 
 export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<ScaleSetModel> {
@@ -33,7 +36,28 @@ export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<Sca
         imageReferenceText: id ?? ([ref.publisher, ref.offer, ref.sku, ref.version].filter((x) => typeof x === "string").join(":") || "no image reference"),
         upgradeMode: optionalString(body, "properties.upgradePolicy.mode"),
         maxBatchInstancePercent: optionalNumber(body, "properties.upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent"),
+        tags: stringMap(optionalRecord(body, "tags")),
     };
+}
+
+function stringMap(record: Record<string, unknown> | undefined): Record<string, string> {
+    return Object.fromEntries(Object.entries(record ?? {}).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
+/** The resource's tags, read through Microsoft.Resources/tags (the same call that writes them). */
+export async function getTags(arm: ArmClient, resource: ResourceId): Promise<Record<string, string>> {
+    const body = await arm.get(`${resource.id}/providers/Microsoft.Resources/tags/default`, { apiVersion: TAGS_API_VERSION });
+    return stringMap(optionalRecord(body, "properties.tags"));
+}
+
+/**
+ * Merge adds or overwrites the tags given; Delete removes each given name/value pair (a tag
+ * whose value changed meanwhile stays). Neither touches the scale set's model or its other
+ * tags, and neither starts a Compute operation. A PATCH, so the client may repeat it.
+ */
+export async function updateTags(arm: ArmClient, resource: ResourceId, operation: "Merge" | "Delete", tags: Record<string, string>): Promise<Record<string, string>> {
+    const body = await arm.patch(`${resource.id}/providers/Microsoft.Resources/tags/default`, { apiVersion: TAGS_API_VERSION, body: { operation, properties: { tags } } });
+    return stringMap(optionalRecord(body, "properties.tags"));
 }
 
 /** Whether the scale set's model references the target version (or its definition, i.e. "latest"). */
@@ -103,8 +127,15 @@ export interface SessionHost {
     resourceId?: string;
     virtualMachineId?: string;
     status?: string;
+    /** When the AVD agent last reported (ms); status describes that moment. */
+    lastHeartBeat?: number;
     allowNewSession: boolean;
     sessions: number;
+}
+
+function timeOf(text: string | undefined): number | undefined {
+    const t = text === undefined ? NaN : Date.parse(text);
+    return Number.isNaN(t) ? undefined : t;
 }
 
 function lastSegment(id: string): string {
@@ -122,6 +153,7 @@ export async function listSessionHosts(arm: ArmClient, hostPool: ResourceId): Pr
             resourceId: optionalString(item, "properties.resourceId"),
             virtualMachineId: optionalString(item, "properties.virtualMachineId"),
             status: optionalString(item, "properties.status"),
+            lastHeartBeat: timeOf(optionalString(item, "properties.lastHeartBeat")),
             // Only an explicit false is drain mode.
             allowNewSession: at(item, "properties.allowNewSession") !== false,
             sessions: optionalNumber(item, "properties.sessions") ?? 0,
@@ -160,12 +192,14 @@ function sessionHostPath(hostPool: ResourceId, sessionHostName: string): string 
     return `${hostPool.id}/sessionHosts/${encodeURIComponent(sessionHostName)}`;
 }
 
-/** Drain mode on (no new sessions) or off. */
-export async function setDrainMode(arm: ArmClient, hostPool: ResourceId, sessionHostName: string, drain: boolean): Promise<void> {
-    await arm.patch(sessionHostPath(hostPool, sessionHostName), {
+/** Drain mode on (no new sessions) or off; false when the session host no longer exists (404). */
+export async function setDrainMode(arm: ArmClient, hostPool: ResourceId, sessionHostName: string, drain: boolean): Promise<boolean> {
+    const res = await arm.request("PATCH", sessionHostPath(hostPool, sessionHostName), {
         apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
         body: { properties: { allowNewSession: !drain } },
+        acceptStatuses: [404],
     });
+    return res.status !== 404;
 }
 
 /** Shows a message in the user's session; false when the session ended meanwhile (404). */
@@ -187,9 +221,13 @@ export async function logOff(arm: ArmClient, hostPool: ResourceId, s: UserSessio
     });
 }
 
-/** Brings instances to the scale set's latest model (for a new image: a reimage) and waits for Azure to finish. */
-export async function manualUpgrade(arm: ArmClient, vmss: ResourceId, instanceIds: string[], pollMs: number, timeoutMs: number): Promise<void> {
-    await arm.lro("POST", `${vmss.id}/manualupgrade`, { apiVersion: COMPUTE_API_VERSION, body: { instanceIds }, pollIntervalMs: pollMs, timeoutMs });
+/**
+ * Asks Azure to bring instances to the scale set's latest model (for a new image: a reimage)
+ * and returns the operation to poll. A POST: after a lost answer (ArmError.outcomeUnknown)
+ * the caller reads the instances to learn whether Azure started it, and never simply repeats it.
+ */
+export async function beginManualUpgrade(arm: ArmClient, vmss: ResourceId, instanceIds: string[], pollMs: number): Promise<LroPoller> {
+    return arm.begin("POST", `${vmss.id}/manualupgrade`, { apiVersion: COMPUTE_API_VERSION, body: { instanceIds }, pollIntervalMs: pollMs });
 }
 
 export interface RollingUpgradeStatus {
@@ -264,6 +302,8 @@ export function joinHosts(instances: readonly Instance[], sessionHosts: readonly
             busy: instance.provisioningState !== undefined && !TERMINAL_PROVISIONING.has(instance.provisioningState.toLowerCase()),
             health: instance.health,
             avdStatus: sh?.status,
+            // A status from before the last upgrade finished says nothing about the reimaged host.
+            heartbeatStale: sh !== undefined && instance.lastOperationTime !== undefined && (sh.lastHeartBeat === undefined || sh.lastHeartBeat < instance.lastOperationTime),
             draining: sh ? !sh.allowNewSession : false,
             sessions: sh?.sessions ?? 0,
             instance,

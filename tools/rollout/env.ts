@@ -34,6 +34,10 @@ export interface RolloutInputs extends Targets {
     pollMs: number;
     /** How long hosts get to report healthy and Available after an upgrade. */
     healthTimeoutMs: number;
+    /** Sign out Disconnected sessions at the drain timeout (AVD_LOG_OFF_DISCONNECTED, default false). */
+    logOffDisconnectedSessions: boolean;
+    /** This run's share of a long rollout (AVD_MAX_RUN_MINUTES); it stops cleanly between batches. */
+    maxRunMs?: number;
 }
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
@@ -149,6 +153,8 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         forceLogoffIgnored: forceAsked && body === undefined,
         pollMs: seconds(env, "AVD_POLL_SECONDS", 30),
         healthTimeoutMs: integer(env, "AVD_HEALTH_TIMEOUT_MINUTES", 1, 1440, 45) * 60_000,
+        logOffDisconnectedSessions: boolean(env, "AVD_LOG_OFF_DISCONNECTED", false),
+        maxRunMs: value(env, "AVD_MAX_RUN_MINUTES") === undefined ? undefined : integer(env, "AVD_MAX_RUN_MINUTES", 10, 10080) * 60_000,
     };
 }
 
