@@ -124,6 +124,7 @@ describe("ImageRollout component", () => {
             AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
             AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated tonight. Please save your work and sign out.",
             AVD_FORCE_LOGOFF: "false",
+            AVD_LOG_OFF_DISCONNECTED: "false",
         });
         assert.deepEqual(rollout.inputs.triggers, [IMAGE_VERSION_ID], "re-runs only when the image version changes");
 
@@ -140,6 +141,7 @@ describe("ImageRollout component", () => {
             AVD_MIN_FREE_MEMORY_PERCENT: "20",
             AVD_CHECK_FSLOGIX: "true",
             AVD_GATE_TIMEOUT_MINUTES: "60",
+            AVD_PROBE_TIMEOUT_MINUTES: "10",
         });
         assert.deepEqual(gate.inputs.triggers, [IMAGE_VERSION_ID]);
 

@@ -120,6 +120,13 @@ export interface DrainConfig {
     messageBody?: string;
     /** Log remaining users off after the timeout. Off unless a message is configured. */
     forceLogoffAfterTimeout: boolean;
+    /** Log off Disconnected sessions on a draining host at once instead of waiting for them. */
+    logOffDisconnectedSessions: boolean;
+}
+
+export interface RolloutConfig {
+    /** Overall bound on one run of the drain-aware rollout, in minutes; absent = no bound. */
+    maxRunMinutes?: number;
 }
 
 export interface HealthGateConfig {
@@ -131,6 +138,8 @@ export interface HealthGateConfig {
     minFreeMemoryPercent: number;
     /** Check the FSLogix service (off for rings without FSLogix). */
     checkFslogix: boolean;
+    /** How long one Run Command probe round on a host may take. */
+    probeTimeoutMinutes: number;
 }
 
 export type DomainJoinConfig =
@@ -169,6 +178,7 @@ export interface SessionHostsConfig {
     upgradeMode: UpgradeMode;
     rollingUpgrade: RollingUpgradeConfig;
     drain: DrainConfig;
+    rollout: RolloutConfig;
     healthGate: HealthGateConfig;
     domainJoin: DomainJoinConfig;
     /** Explicit opt-in to follow the image definition's latest version instead of a pinned one. */
