@@ -85,10 +85,10 @@ describe("health gate checks", () => {
                 capacity: 6,
                 computerNamePrefix: "avdplt",
                 zones: ["1"],
-                subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+                subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/s",
                 osDiskSizeGb: 128,
                 upgradeMode: "Rolling",
-                rollingUpgrade: { maxBatchInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" },
+                rollingUpgrade: { maxBatchInstancePercent: 34, maxUnhealthyInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" },
             },
         };
         const secret = () => undefined;
