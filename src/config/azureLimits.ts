@@ -2,6 +2,7 @@
 // the stack name, and the inner segments of resource IDs. Each check returns the problem in words
 // (for "<file>: <key> <problem>") or undefined.
 import { sessionHostResourceNames } from "../sessionHosts/naming";
+import { controlCharacterProblem } from "../tools/environment";
 
 // Azure Resource Manager, "Use tags to organize your Azure resources", Limitations: at most 50 tag
 // name-value pairs per resource, names up to 512 and values up to 256 characters, names without
@@ -33,6 +34,8 @@ export const PROGRAM_TAG_COUNT = {
 
 export function tagNameProblem(name: string): string | undefined {
     if (name.trim() === "") return "is an empty tag name";
+    const control = controlCharacterProblem(name);
+    if (control) return `is a tag name that ${control}`;
     if (name.length > TAG_LIMITS.maxNameLength) return `is a tag name of ${name.length} characters; Azure allows at most ${TAG_LIMITS.maxNameLength}`;
     const bad = TAG_NAME_FORBIDDEN.exec(name);
     if (bad) return `is a tag name with "${bad[0]}", which Azure does not allow in tag names (< > % & \\ ? /)`;

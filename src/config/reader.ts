@@ -25,6 +25,14 @@ export class ConfigError extends pulumi.RunError {
 
 type Json = unknown;
 
+/** A string key's rule: a pattern with its hint, and optionally a length limit and line breaks allowed. */
+export interface StringRule {
+    pattern: RegExp;
+    hint: string;
+    maxLength?: number;
+    multiLine?: boolean;
+}
+
 /** Shown in place of the value of a secret key: a message never echoes a secret. */
 export const SECRET_VALUE = "a secret value";
 
@@ -115,7 +123,7 @@ export class Reader {
         return v;
     }
 
-    str(name: string, rule?: { pattern: RegExp; hint: string; maxLength?: number; multiLine?: boolean }): string {
+    str(name: string, rule?: StringRule): string {
         const v = this.need(name);
         if (typeof v !== "string") this.fail(name, `must be a string, got ${this.show(name, v)}`);
         if (v.trim() === "") this.fail(name, "must not be empty");
@@ -126,11 +134,11 @@ export class Reader {
         return v;
     }
 
-    optStr(name: string, rule?: { pattern: RegExp; hint: string; maxLength?: number; multiLine?: boolean }): string | undefined {
+    optStr(name: string, rule?: StringRule): string | undefined {
         return this.has(name) ? this.str(name, rule) : (this.raw(name), undefined);
     }
 
-    strOr(name: string, fallback: string, rule?: { pattern: RegExp; hint: string; maxLength?: number; multiLine?: boolean }): string {
+    strOr(name: string, fallback: string, rule?: StringRule): string {
         return this.optStr(name, rule) ?? fallback;
     }
 
