@@ -103,7 +103,7 @@ function suggestFlag(flag: string): string {
 
 /** File and key of a message written as "<file>: <key> <problem>", for errors that carry no location. */
 function locate(message: string): { file?: string; key?: string } {
-    const m = /^([^\s:]+\.(?:yaml|json)): (?:([A-Za-z0-9_.-]+:[^\s]+) )?/.exec(message);
+    const m = /^([^\s:]+\.(?:yaml|json)): (?:((?:config\.)?[A-Za-z0-9_.-]+:[^\s]+|config\.[^\s]+) )?/.exec(message);
     return m ? { file: m[1], ...(m[2] ? { key: m[2] } : {}) } : {};
 }
 

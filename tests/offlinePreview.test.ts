@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
-import { exitCodeFor, offlineGalleryVersions, parseArgs, render, runPreview } from "../preview/cli";
+import { exitCodeFor, offlineGalleryVersions, parseArgs, render, runError, runPreview } from "../preview/cli";
 import { readStackConfig } from "../preview/stackConfig";
 
 const ROOT = join(__dirname, "..");
@@ -254,6 +254,16 @@ describe("offline preview", function () {
             writeFileSync(join(dir, "Pulumi.yaml"), "name: [unclosed\n");
             const error = await jsonError(["--stack", "prod"]);
             assert.equal(error.file, "Pulumi.yaml");
+        });
+
+        it("a misspelt key declared in Pulumi.yaml is refused with did-you-mean", async () => {
+            const file = join(dir, "Pulumi.yaml");
+            writeFileSync(file, readFileSync(file, "utf8").replace("  resourceGroupName:\n", "  resourceGroupNames:\n"));
+            const { reports, exitCode } = await runPreview({ stacks: ["prod"], format: "json", dir, policies: false });
+            assert.equal(exitCode, 2);
+            const error = runError(reports);
+            assert.deepEqual({ file: error?.file, key: error?.key }, { file: "Pulumi.yaml", key: "config.resourceGroupNames" });
+            assert.match(error?.message ?? "", /is not a key of avd-image-rings \(did you mean "resourceGroupName"\?\)/);
         });
     });
 
