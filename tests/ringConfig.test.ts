@@ -157,7 +157,6 @@ describe("ring configuration", () => {
             ["prod", "sessionHosts.capacity", 0, /sessionHosts\.capacity must be between 1 and 1000, got 0/],
             ["prod", "sessionHosts.drain.messageTitle", "Maintenance\u0000", /drain\.messageTitle holds the control character U\+0000/],
             ["prod", "sessionHosts.drain.messageTitle", "two\nlines", /drain\.messageTitle holds the control character U\+000A .*one line/],
-            ["prod", "sessionHosts.hostPool.friendlyName", "F".repeat(65), /friendlyName is 65 characters long; at most 64/],
             ["test", "image.customizations.inlineScripts.disable-ie", ["Write-Host ok", "Write-Host \u001b[31m"], /inlineScripts\.disable-ie\[1\] holds the control character U\+001B/],
             ["prod", "promoteFrom", "contoso/avd-image-rings-old/pilot", /promoteFrom must be a fully-qualified stack name of this project/],
             ["prod", "promoteFrom", "contoso/avd-image-rings/prod", /promoteFrom names this ring itself/],

@@ -311,8 +311,7 @@ function parseDomainJoin(r: Reader | undefined, secret: (key: string) => pulumi.
 function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<string> | undefined): SessionHostsConfig {
     const hp = r.optObj("hostPool") ?? new Reader(r.file, r.sub("hostPool"), {});
     const hostPool = {
-        // DesktopVirtualization REST spec: friendlyName up to 64 characters.
-        friendlyName: hp.strOr("friendlyName", "AVD session hosts", { ...rules.text, maxLength: 64 }),
+        friendlyName: hp.strOr("friendlyName", "AVD session hosts", rules.text),
         loadBalancerType: hp.oneOf("loadBalancerType", ["BreadthFirst", "DepthFirst"] as const, "BreadthFirst"),
         maxSessionLimit: hp.int("maxSessionLimit", { min: 1, max: 999999 }, 10),
         validationEnvironment: hp.bool("validationEnvironment", false),

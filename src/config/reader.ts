@@ -25,11 +25,10 @@ export class ConfigError extends pulumi.RunError {
 
 type Json = unknown;
 
-/** A string key's rule: a pattern with its hint, and optionally a length limit and line breaks allowed. */
+/** A string key's rule: a pattern with its hint; `multiLine` allows line breaks. */
 export interface StringRule {
     pattern: RegExp;
     hint: string;
-    maxLength?: number;
     multiLine?: boolean;
 }
 
@@ -129,7 +128,6 @@ export class Reader {
         if (v.trim() === "") this.fail(name, "must not be empty");
         const control = controlCharacterProblem(v, rule?.multiLine);
         if (control) this.fail(name, control);
-        if (rule?.maxLength !== undefined && v.length > rule.maxLength) this.fail(name, `is ${v.length} characters long; at most ${rule.maxLength} are allowed`);
         if (rule && !rule.pattern.test(v)) this.fail(name, `${rule.hint}, got ${this.show(name, v)}`);
         return v;
     }
