@@ -205,6 +205,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                 if (pack && opts.stacks.includes(stack)) report.violations = await pack.analyze(result.resources, { stack, config: opts.policyPackConfig });
             } catch (err) {
                 report.error = classify(err);
+                const cause = err instanceof EvaluationError ? err.cause : err;
+                if (cause instanceof ConfigError && cause.file) errorLocations.set(report, { file: cause.file, ...(cause.key ? { key: cause.key } : {}) });
             }
             inProgress.delete(stack);
             evaluated.set(stack, report);
@@ -225,13 +227,16 @@ export function exitCodeFor(reports: StackReport[]): number {
     return 0;
 }
 
+/** Where a ConfigError said the mistake is, by the report it failed (the report keeps only the message). */
+const errorLocations = new WeakMap<StackReport, { file: string; key?: string }>();
+
 /** The error that decides a failed run's exit code: a bad-input or program error before a refusal. */
 export function runError(reports: StackReport[]): PreviewError | undefined {
     const failed = reports.find((r) => r.error && r.error.kind !== "promotion") ?? reports.find((r) => r.error);
     if (!failed?.error) return undefined;
     const { kind, message } = failed.error;
     const policyConfig = /^invalid policy pack configuration \(([^)]+)\):\s*(?:"([^"]+)")?/.exec(message);
-    const where = policyConfig ? { file: policyConfig[1], ...(policyConfig[2] ? { key: policyConfig[2] } : {}) } : locate(message);
+    const where = errorLocations.get(failed) ?? (policyConfig ? { file: policyConfig[1], ...(policyConfig[2] ? { key: policyConfig[2] } : {}) } : locate(message));
     return { kind, stack: failed.stack, ...where, message };
 }
 

@@ -236,7 +236,7 @@ describe("offline preview", function () {
             const stack = "prod-" + "x".repeat(50);
             cpSync(join(dir, "Pulumi.prod.yaml"), join(dir, `Pulumi.${stack}.yaml`));
             const error = await jsonError(["--stack", stack]);
-            assert.equal(error.file, `Pulumi.${stack}.yaml`);
+            assert.deepEqual({ file: error.file, key: error.key }, { file: `Pulumi.${stack}.yaml`, key: "(stack name)" });
             assert.match(error.message, /the stack name ".*" \(taken from this file's name\) makes the host pool name ".*" 66 characters long; Azure allows at most 64/);
         });
 

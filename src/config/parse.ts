@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { readIsoDuration } from "../../policy/lib/duration";
+import { parseIsoDuration } from "../rollout/duration";
 import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
 import { caseClash, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
@@ -64,11 +65,6 @@ const RESERVED_ADMIN_NAMES = new Set([
 ]);
 
 const INT32_MAX = 2147483647;
-
-function parseIsoDurationMs(text: string): number {
-    const d = readIsoDuration(text);
-    return "ms" in d ? d.ms : 0;
-}
 
 function subnetId(r: Reader): string {
     const id = r.str("subnetId");
@@ -138,8 +134,8 @@ function parseBuild(r: Reader): BuildConfig {
     const b: BuildConfig = {
         vmSize: r.strOr("vmSize", "Standard_D4s_v5", rules.vmSize),
         osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }, 127),
-        // AIB accepts up to 960 minutes (16 h).
-        // 0 leaves the timeout to Image Builder (4 hours); the build trigger reads the same range.
+        // AIB accepts up to 960 minutes (16 h); 0 leaves it to Image Builder's 4-hour default. The
+        // build trigger reads the same range.
         timeoutMinutes: r.int("timeoutMinutes", LIMITS.buildTimeoutMinutes, 240),
         vnet,
         stagingResourceGroupName: r.optStr("stagingResourceGroupName", rules.resourceGroup),
@@ -379,7 +375,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         upgradeMode: s.upgradeMode,
         capacity: s.capacity,
         maxBatchInstancePercent: s.rollingUpgrade.maxBatchInstancePercent,
-        pauseMs: parseIsoDurationMs(s.rollingUpgrade.pauseTimeBetweenBatches),
+        pauseMs: parseIsoDuration(s.rollingUpgrade.pauseTimeBetweenBatches),
         probeTimeoutMinutes: s.healthGate.probeTimeoutMinutes,
     });
     if (gateMinutes > LIMITS.gateTimeoutMinutes.max) {
