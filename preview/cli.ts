@@ -5,10 +5,12 @@
 // interface, and prints the plan.
 // Exit codes: 0 no mandatory violation; 1 mandatory violation or refused promotion; 2 bad config,
 // bad arguments or program error (one message, no stack trace).
+// A run that ends in an error prints only that error, never a plan: with --json exactly one object
+// `{"error": {"kind", "stack", "file", "key", "message"}}` (README "Offline preview").
 import type { ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as semver from "semver";
-import { ConfigError } from "../src/config/reader";
+import { closest, ConfigError } from "../src/config/reader";
 import { PromotionRefusedError } from "../src/promotion/gate";
 import { EvaluationError, evaluate } from "./engine";
 import { renderMarkdown, renderText, toJson, type StackReport } from "./render";
@@ -36,7 +38,23 @@ export interface PreviewOptions {
 
 const USAGE = "usage: npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown] [--policy-pack-config <file>]";
 
-class UsageError extends Error {}
+class UsageError extends Error {
+    constructor(
+        message: string,
+        readonly key?: string,
+    ) {
+        super(message);
+    }
+}
+
+/** The one error a failed run prints. `file` and `key` say where to fix it, when that is known. */
+export interface PreviewError {
+    kind: "promotion" | "config" | "program" | "usage";
+    stack?: string;
+    file?: string;
+    key?: string;
+    message: string;
+}
 
 export function parseArgs(argv: string[], dir: string): PreviewOptions {
     const opts: PreviewOptions = { stacks: [], format: "text", dir, policies: true };
@@ -45,7 +63,7 @@ export function parseArgs(argv: string[], dir: string): PreviewOptions {
         const [flag, inline] = arg.startsWith("--") && arg.includes("=") ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)] : [arg, undefined];
         const value = (): string => {
             const v = inline ?? argv[++i];
-            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value\n${USAGE}`);
+            if (v === undefined || v.startsWith("--")) throw new UsageError(`${flag} needs a value\n${USAGE}`, flag);
             return v;
         };
         switch (flag) {
@@ -58,7 +76,7 @@ export function parseArgs(argv: string[], dir: string): PreviewOptions {
                 break;
             case "--format": {
                 const f = value();
-                if (f !== "text" && f !== "json" && f !== "markdown") throw new UsageError(`--format must be text, json or markdown, got "${f}"\n${USAGE}`);
+                if (f !== "text" && f !== "json" && f !== "markdown") throw new UsageError(`--format must be text, json or markdown, got "${f}"\n${USAGE}`, "--format");
                 opts.format = f;
                 break;
             }
@@ -69,11 +87,24 @@ export function parseArgs(argv: string[], dir: string): PreviewOptions {
             case "-h":
                 throw new UsageError(USAGE);
             default:
-                throw new UsageError(`unknown argument "${arg}"\n${USAGE}`);
+                throw new UsageError(`unknown argument "${arg}"${suggestFlag(flag)}\n${USAGE}`, flag);
         }
     }
-    if (opts.stacks.length === 0) throw new UsageError(`--stack is required\n${USAGE}`);
+    if (opts.stacks.length === 0) throw new UsageError(`--stack is required\n${USAGE}`, "--stack");
     return opts;
+}
+
+const FLAGS = ["--stack", "--json", "--format", "--policy-pack-config", "--help"];
+
+function suggestFlag(flag: string): string {
+    const guess = flag.startsWith("-") ? closest(flag, FLAGS) : undefined;
+    return guess ? ` (did you mean "${guess}"?)` : "";
+}
+
+/** File and key of a message written as "<file>: <key> <problem>", for errors that carry no location. */
+function locate(message: string): { file?: string; key?: string } {
+    const m = /^([^\s:]+\.(?:yaml|json)): (?:((?:config\.)?[A-Za-z0-9_.-]+:[^\s]+|config\.[^\s]+) )?/.exec(message);
+    return m ? { file: m[1], ...(m[2] ? { key: m[2] } : {}) } : {};
 }
 
 const PROMOTE_KEY = "avd-image-rings:promoteFrom";
@@ -144,7 +175,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                 const promoteFrom = cfg.config[PROMOTE_KEY];
                 if (promoteFrom) {
                     const [, project, upstreamStack] = promoteFrom.split("/");
-                    if (project === cfg.project && upstreamStack) {
+                    // A ring naming itself is left to the program, whose message says so.
+                    if (project === cfg.project && upstreamStack && upstreamStack !== stack) {
                         const upstream = await evaluateStack(upstreamStack);
                         if (upstream.error) {
                             throw new ConfigError(
@@ -175,6 +207,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                 if (pack && opts.stacks.includes(stack)) report.violations = await pack.analyze(result.resources, { stack, config: opts.policyPackConfig });
             } catch (err) {
                 report.error = classify(err);
+                const cause = err instanceof EvaluationError ? err.cause : err;
+                if (cause instanceof ConfigError && cause.file) errorLocations.set(report, { file: cause.file, ...(cause.key ? { key: cause.key } : {}) });
             }
             inProgress.delete(stack);
             evaluated.set(stack, report);
@@ -195,6 +229,25 @@ export function exitCodeFor(reports: StackReport[]): number {
     return 0;
 }
 
+/** Where a ConfigError said the mistake is, by the report it failed (the report keeps only the message). */
+const errorLocations = new WeakMap<StackReport, { file: string; key?: string }>();
+
+/** The error that decides a failed run's exit code: a bad-input or program error before a refusal. */
+export function runError(reports: StackReport[]): PreviewError | undefined {
+    const failed = reports.find((r) => r.error && r.error.kind !== "promotion") ?? reports.find((r) => r.error);
+    if (!failed?.error) return undefined;
+    const { kind, message } = failed.error;
+    const policyConfig = /^invalid policy pack configuration \(([^)]+)\):\s*(?:"([^"]+)")?/.exec(message);
+    const where = errorLocations.get(failed) ?? (policyConfig ? { file: policyConfig[1], ...(policyConfig[2] ? { key: policyConfig[2] } : {}) } : locate(message));
+    return { kind, stack: failed.stack, ...where, message };
+}
+
+export function renderError(error: PreviewError, format: Format): string {
+    if (format === "json") return JSON.stringify({ error }, null, 2) + "\n";
+    const label = error.kind === "promotion" ? "Promotion refused" : error.kind === "config" ? "Configuration error" : error.kind === "usage" ? "Usage error" : "Program error";
+    return `${label}: ${error.message}\n`;
+}
+
 export function render(reports: StackReport[], format: Format): string {
     if (format === "json") return JSON.stringify(reports.length === 1 ? toJson(reports[0]) : reports.map(toJson), null, 2) + "\n";
     if (format === "markdown") return renderMarkdown(reports);
@@ -202,31 +255,43 @@ export function render(reports: StackReport[], format: Format): string {
 }
 
 export async function main(policyPackProcess?: ChildProcess): Promise<number> {
+    const argv = process.argv.slice(2);
+    const asJson: Format = argv.includes("--json") || argv.some((a, i) => a === "--format=json" || (a === "--format" && argv[i + 1] === "json")) ? "json" : "text";
     let opts: PreviewOptions;
     try {
-        opts = { ...parseArgs(process.argv.slice(2), process.cwd()), policyPackProcess };
+        opts = { ...parseArgs(argv, process.cwd()), policyPackProcess };
     } catch (err) {
         policyPackProcess?.kill();
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        const message = err instanceof Error ? err.message : String(err);
+        const key = err instanceof UsageError ? err.key : undefined;
+        writeError({ kind: "usage", file: "(command line)", ...(key ? { key } : {}), message }, asJson);
         return 2;
     }
     try {
         const { reports, exitCode } = await runPreview(opts);
-        process.stdout.write(render(reports, opts.format));
-        for (const r of reports) if (r.error && opts.format !== "text") process.stderr.write(`${r.stack}: ${r.error.message}\n`);
+        const error = runError(reports);
+        // A failed run prints its error only; markdown keeps its table, which a pull request shows per ring.
+        if (error && opts.format !== "markdown") writeError(error, opts.format);
+        else process.stdout.write(render(reports, opts.format));
+        // Notes (such as an ESC environment the preview cannot open) go to stderr when stdout is machine-read.
         for (const r of reports) for (const n of r.notices ?? []) if (opts.format === "json") process.stderr.write(`${r.stack}: note: ${n}\n`);
         return exitCode;
     } catch (err) {
-        process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        writeError({ kind: "program", message: `preview failed: ${err instanceof Error ? err.message : String(err)}` }, opts.format);
         return 2;
     }
+}
+
+/** The one message of a failed run: JSON on stdout with --json, otherwise one line on stdout. */
+function writeError(error: PreviewError, format: Format): void {
+    process.stdout.write(renderError(error, format === "json" ? "json" : "text"));
 }
 
 /** Exits once stdout has drained: exiting at once can cut a large JSON document short on a pipe. */
 export function exitWith(code: Promise<number>): void {
     const exit = (c: number) => process.stdout.write("", () => process.exit(c));
     code.then(exit, (err: unknown) => {
-        process.stderr.write(`preview failed: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.stdout.write(renderError({ kind: "program", message: `preview failed: ${err instanceof Error ? err.message : String(err)}` }, process.argv.includes("--json") ? "json" : "text"));
         exit(2);
     });
 }

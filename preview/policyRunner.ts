@@ -17,6 +17,12 @@ import { AnalyzerClient } from "@pulumi/pulumi/proto/analyzer_grpc_pb";
 import * as proto from "@pulumi/pulumi/proto/analyzer_pb";
 
 import { POLICY_PACK_DIR, spawnPolicyPackProcess } from "./packProcess";
+import { closest } from "../src/config/reader";
+
+function didYouMean(name: string, candidates: readonly string[]): string {
+    const guess = closest(name, candidates);
+    return guess ? ` (did you mean "${guess}"?)` : "";
+}
 
 export { POLICY_PACK_DIR };
 export const POLICY_CONFIG_DIR = path.join(POLICY_PACK_DIR, "config");
@@ -240,7 +246,7 @@ export function validateAgainstSchema(value: unknown, schema: Schema, at: string
         for (const [key, v] of Object.entries(value)) {
             const sub = properties[key];
             if (isRecord(sub)) problems.push(...validateAgainstSchema(v, sub, `${at}.${key}`));
-            else if (schema.additionalProperties === false) problems.push(`${at}: unknown property "${key}"`);
+            else if (schema.additionalProperties === false) problems.push(`${at}: unknown property "${key}"${didYouMean(key, Object.keys(properties))}`);
         }
     }
     return problems;
@@ -296,7 +302,7 @@ export function reconcilePolicyConfig(policies: PolicyMeta[], config: PolicyPack
         }
     }
     for (const name of config ? Object.keys(config) : []) {
-        if (name !== "all" && !policies.some((p) => p.name === name)) problems.push(`"${name}": no such policy in the pack`);
+        if (name !== "all" && !policies.some((p) => p.name === name)) problems.push(`"${name}": no such policy in the pack${didYouMean(name, policies.map((p) => p.name))}`);
     }
     if (problems.length > 0) throw new PolicyConfigError(source, problems);
     return result;

@@ -4,7 +4,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { ConfigError } from "../src/config/reader";
+import { nearMissNamespaceProblem, PROJECT, TOP_LEVEL_KEYS } from "../src/config/parse";
+import { closest, ConfigError } from "../src/config/reader";
 
 export const OFFLINE_SECRET = "offline-preview-secret";
 
@@ -60,6 +61,7 @@ export function readProject(dir: string): { project: string; defaults: Record<st
     const block = isRecord(doc.config) ? doc.config : {};
     for (const [key, decl] of Object.entries(block)) {
         const full = key.includes(":") ? key : `${project}:${key}`;
+        checkDeclaredKey(full, project);
         if (isRecord(decl) && ("type" in decl || "description" in decl || "default" in decl || "value" in decl)) {
             const value = "value" in decl ? decl.value : decl.default;
             if (value !== undefined) defaults[full] = asString(value);
@@ -69,6 +71,20 @@ export function readProject(dir: string): { project: string; defaults: Record<st
         }
     }
     return { project, defaults, required };
+}
+
+/** A key declared in Pulumi.yaml that the program would never read is refused, like one in a stack file. */
+function checkDeclaredKey(full: string, project: string): void {
+    const nearMiss = nearMissNamespaceProblem(full);
+    if (nearMiss) throw new ConfigError(`Pulumi.yaml: config.${full} ${nearMiss}`, { file: "Pulumi.yaml", key: `config.${full}` });
+    const [namespace, name] = [full.slice(0, full.indexOf(":")), full.slice(full.indexOf(":") + 1)];
+    if (namespace === project && project === PROJECT && !(TOP_LEVEL_KEYS as readonly string[]).includes(name)) {
+        const guess = closest(name, TOP_LEVEL_KEYS);
+        throw new ConfigError(`Pulumi.yaml: config.${name} is not a key of ${PROJECT}${guess ? ` (did you mean "${guess}"?)` : ""}; known keys: ${TOP_LEVEL_KEYS.join(", ")}`, {
+            file: "Pulumi.yaml",
+            key: `config.${name}`,
+        });
+    }
 }
 
 export function readStackConfig(dir: string, stack: string): StackConfig {

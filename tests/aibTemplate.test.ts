@@ -107,7 +107,7 @@ describe("AIB distribution", () => {
     it("tags the version with the seed's tagging strategy and the content hash, without a build date", () => {
         const { image } = shippedImage();
         assert.deepEqual(artifactTags(image, "1.2.0", "c0ffee"), {
-            WindowsUpdates: "2026-11",
+            PatchLevel: "2026-11",
             TestedBy: "AVD-Team",
             ImageVersion: "1.2.0",
             BaseImage: "MicrosoftWindowsDesktop:office-365:win11-24h2-avd-m365:latest",
@@ -194,7 +194,7 @@ describe("AIB content hash and template name", () => {
 
     it("puts the content hash and version on the template, and ring tags on Image Builder's temporary resources", () => {
         const r = resolve(input);
-        assert.deepEqual(r.tags.tags, { ...RING_TAGS, WindowsUpdates: "2026-11", TestedBy: "AVD-Team", ImageVersion: "1.2.0", ContentHash: r.contentHash });
+        assert.deepEqual(r.tags.tags, { ...RING_TAGS, PatchLevel: "2026-11", TestedBy: "AVD-Team", ImageVersion: "1.2.0", ContentHash: r.contentHash });
         assert.deepEqual(r.tags.managedResourceTags, { ...RING_TAGS, ImageVersion: "1.2.0" });
         assert.equal(r.tags.artifactTags.ContentHash, r.contentHash);
     });

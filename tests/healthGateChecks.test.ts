@@ -85,10 +85,10 @@ describe("health gate checks", () => {
                 capacity: 6,
                 computerNamePrefix: "avdplt",
                 zones: ["1"],
-                subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+                subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet/subnets/s",
                 osDiskSizeGb: 128,
                 upgradeMode: "Rolling",
-                rollingUpgrade: { maxBatchInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" },
+                rollingUpgrade: { maxBatchInstancePercent: 34, maxUnhealthyInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" },
             },
         };
         const secret = () => undefined;
@@ -104,7 +104,7 @@ describe("health gate checks", () => {
             capacity: 6,
             computerNamePrefix: "avdplt",
             zones: ["1"],
-            subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s",
+            subnetId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/vnet-avd/subnets/snet-avd",
             osDiskSizeGb: 128,
             upgradeMode: "Manual",
             healthGate: { probeTimeoutMinutes: 75 },
@@ -114,7 +114,7 @@ describe("health gate checks", () => {
         const manual = parseRingConfig({ stack: "prod", values, secret });
         assert.equal(manual.sessionHosts.healthGate.probeTimeoutMinutes, 75);
         assert.equal(gateTimeoutMinutes(manual), 95, "the 75 min probe plus 20 min for hosts to report Available");
-        const rolling = parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, upgradeMode: "Rolling", rollingUpgrade: { maxBatchInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" } } }, secret });
+        const rolling = parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, upgradeMode: "Rolling", rollingUpgrade: { maxBatchInstancePercent: 34, maxUnhealthyInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" } } }, secret });
         assert.equal(gateTimeoutMinutes(rolling), 3 * (20 + 10) + 95);
         assert.throws(() => parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, healthGate: { probeTimeoutMinutes: 120 } } }, secret }), /probeTimeoutMinutes/);
     });

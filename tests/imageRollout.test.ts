@@ -139,9 +139,9 @@ describe("ImageRollout component", () => {
             AVD_LOGIN_PROBE: "false",
             AVD_MAX_CPU_PERCENT: "80",
             AVD_MIN_FREE_MEMORY_PERCENT: "20",
-            AVD_PROBE_TIMEOUT_MINUTES: "10",
             AVD_CHECK_FSLOGIX: "true",
             AVD_GATE_TIMEOUT_MINUTES: "60",
+            AVD_PROBE_TIMEOUT_MINUTES: "10",
         });
         assert.deepEqual(gate.inputs.triggers, [IMAGE_VERSION_ID]);
 

@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseDocument } from "yaml";
-import { exitCodeFor, offlineGalleryVersions, parseArgs, render, runPreview } from "../preview/cli";
+import { exitCodeFor, offlineGalleryVersions, parseArgs, render, runError, runPreview } from "../preview/cli";
 import { readStackConfig } from "../preview/stackConfig";
 
 const ROOT = join(__dirname, "..");
@@ -174,6 +174,96 @@ describe("offline preview", function () {
             const { code, stdout } = await runCli(["--stack", "prod"], dir);
             assert.equal(code, 1);
             assert.match(stdout, /\[mandatory\] prod-vmss-manual-upgrade/);
+        });
+    });
+
+    describe("error contract: exit 2, one message naming the file and key, no plan (subprocess)", () => {
+        let dir: string;
+        beforeEach(() => (dir = scratchProject()));
+        afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+        /** Runs `npm run preview -- --json` and returns the one error object it printed. */
+        const jsonError = async (args: string[]) => {
+            const { code, stdout, stderr } = await runCli([...args, "--json"], dir);
+            assert.equal(code, 2, stdout + stderr);
+            const doc = JSON.parse(stdout) as Record<string, unknown>;
+            assert.deepEqual(Object.keys(doc), ["error"], "only the error object, nothing that looks like a plan");
+            assert.ok(!/\n\s+at /.test(stdout + stderr), "no stack trace");
+            return doc.error as { kind: string; file?: string; key?: string; message: string };
+        };
+
+        it("--json on bad config prints exactly one error object", async () => {
+            setConfig(dir, "prod", ["avd-image-rings:sessionHosts", "osDiskSizeGb"], "abc");
+            const error = await jsonError(["--stack", "prod"]);
+            assert.deepEqual(
+                { kind: error.kind, file: error.file, key: error.key },
+                { kind: "config", file: "Pulumi.prod.yaml", key: "avd-image-rings:sessionHosts.osDiskSizeGb" },
+            );
+            assert.match(error.message, /must be an integer, got "abc"/);
+        });
+
+        it("a near-miss namespace is refused with did-you-mean", async () => {
+            const file = join(dir, "Pulumi.prod.yaml");
+            writeFileSync(file, readFileSync(file, "utf8").replace("  avd-image-rings:tags:", "  avd-image-ring:tags:"));
+            const error = await jsonError(["--stack", "prod"]);
+            assert.equal(error.key, "avd-image-ring:tags");
+            assert.match(error.message, /did you mean "avd-image-rings:tags"\?/);
+        });
+
+        it("a secret in a bad key is never echoed", async () => {
+            setConfig(dir, "prod", ["avd-image-rings:tags"], { secure: "v1:c2VjcmV0LXZhbHVl" });
+            const { code, stdout, stderr } = await runCli(["--stack", "prod"], dir);
+            assert.equal(code, 2);
+            assert.match(stdout, /avd-image-rings:tags must be an object, got a secret value/);
+            assert.ok(!(stdout + stderr).includes("offline-preview-secret") && !(stdout + stderr).includes("c2VjcmV0"), stdout);
+        });
+
+        it("promoteFrom naming the ring itself, and a cycle, name the file and key", async () => {
+            setConfig(dir, "prod", ["avd-image-rings:promoteFrom"], "contoso/avd-image-rings/prod");
+            const self = await jsonError(["--stack", "prod"]);
+            assert.equal(self.key, "avd-image-rings:promoteFrom");
+            assert.match(self.message, /^Pulumi\.prod\.yaml: avd-image-rings:promoteFrom names this ring itself/);
+
+            setConfig(dir, "prod", ["avd-image-rings:promoteFrom"], "contoso/avd-image-rings/pilot");
+            setConfig(dir, "pilot", ["avd-image-rings:promoteFrom"], "contoso/avd-image-rings/prod");
+            const cycle = await jsonError(["--stack", "prod"]);
+            assert.equal(cycle.file, "Pulumi.prod.yaml");
+            assert.equal(cycle.key, "avd-image-rings:promoteFrom");
+            assert.match(cycle.message, /forms a cycle \(prod -> pilot -> prod\)/);
+        });
+
+        it("a stack name that makes an Azure name too long names the stack file", async () => {
+            const stack = "prod-" + "x".repeat(50);
+            cpSync(join(dir, "Pulumi.prod.yaml"), join(dir, `Pulumi.${stack}.yaml`));
+            const error = await jsonError(["--stack", stack]);
+            assert.deepEqual({ file: error.file, key: error.key }, { file: `Pulumi.${stack}.yaml`, key: "(stack name)" });
+            assert.match(error.message, /the stack name ".*" \(taken from this file's name\) makes the host pool name ".*" 66 characters long; Azure allows at most 64/);
+        });
+
+        it("a bad --policy-pack-config file and bad arguments are one error each", async () => {
+            writeFileSync(join(dir, "policy.json"), JSON.stringify({ "os-disk-size-cap": { enforcementLevel: "mandatory", maxDiskGb: 5 } }));
+            const policy = await jsonError(["--stack", "prod", "--policy-pack-config", join(dir, "policy.json")]);
+            assert.equal(policy.kind, "config");
+            assert.equal(policy.file, join(dir, "policy.json"));
+            const args = await jsonError(["--stack", "prod", "--polcy-pack-config", "x.json"]);
+            assert.deepEqual({ kind: args.kind, key: args.key }, { kind: "usage", key: "--polcy-pack-config" });
+            assert.match(args.message, /did you mean "--policy-pack-config"\?/);
+        });
+
+        it("a broken Pulumi.yaml names that file", async () => {
+            writeFileSync(join(dir, "Pulumi.yaml"), "name: [unclosed\n");
+            const error = await jsonError(["--stack", "prod"]);
+            assert.equal(error.file, "Pulumi.yaml");
+        });
+
+        it("a misspelt key declared in Pulumi.yaml is refused with did-you-mean", async () => {
+            const file = join(dir, "Pulumi.yaml");
+            writeFileSync(file, readFileSync(file, "utf8").replace("  resourceGroupName:\n", "  resourceGroupNames:\n"));
+            const { reports, exitCode } = await runPreview({ stacks: ["prod"], format: "json", dir, policies: false });
+            assert.equal(exitCode, 2);
+            const error = runError(reports);
+            assert.deepEqual({ file: error?.file, key: error?.key }, { file: "Pulumi.yaml", key: "config.resourceGroupNames" });
+            assert.match(error?.message ?? "", /is not a key of avd-image-rings \(did you mean "resourceGroupName"\?\)/);
         });
     });
 

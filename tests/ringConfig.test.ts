@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { galleryVersionProblem, parseRingConfig } from "../src/config/parse";
+import { galleryVersionProblem, nearMissNamespaceProblem, parseRingConfig } from "../src/config/parse";
 import { ConfigError } from "../src/config/reader";
 import { readStackConfig } from "../preview/stackConfig";
 
@@ -113,11 +113,11 @@ describe("ring configuration", () => {
             ["prod", "sessionHosts.osDiskSizeGb", "abc", 'Pulumi.prod.yaml: avd-image-rings:sessionHosts.osDiskSizeGb must be an integer, got "abc"'],
             ["prod", "sessionHosts.osDiskSizeGb", 12.5, "Pulumi.prod.yaml: avd-image-rings:sessionHosts.osDiskSizeGb must be an integer, got 12.5"],
             ["prod", "sessionHosts.upgradeMode", "manual", /upgradeMode must be one of "Manual", "Rolling", "Automatic", got "manual" \(did you mean "Manual"\?/],
-            ["prod", "sessionHosts.capacity", 1001, "Pulumi.prod.yaml: avd-image-rings:sessionHosts.capacity must be between 0 and 1000, got 1001"],
+            ["prod", "sessionHosts.capacity", 1001, "Pulumi.prod.yaml: avd-image-rings:sessionHosts.capacity must be between 1 and 1000, got 1001"],
             ["prod", "sessionHosts.computerNamePrefix", "avd-prod-hosts", /computerNamePrefix must be 1-9 letters/],
             ["prod", "sessionHosts.subnetId", "snet-avd", /subnetId must be a subnet resource ID/],
             ["prod", "sessionHosts.zones", ["1", "4"], /sessionHosts\.zones\[1\] must be an availability zone/],
-            ["prod", "sessionHosts.rollingUpgrade.pauseTimeBetweenBatches", "5m", /pauseTimeBetweenBatches must be an ISO 8601 duration/],
+            ["prod", "sessionHosts.rollingUpgrade.pauseTimeBetweenBatches", "5m", /pauseTimeBetweenBatches is not an ISO 8601 duration such as "PT5M".*, got "5m"/],
             ["prod", "sessionHosts.rollingUpgrade.maxBatchInstancePercent", 0, /maxBatchInstancePercent must be between 5 and 100, got 0/],
             ["prod", "sessionHosts.adminUsername", "administrator", /adminUsername is a name Azure reserves/],
             ["prod", "sessionHosts.osDiskSizeGB", 128, /sessionHosts\.osDiskSizeGB is not a known key \(did you mean "osDiskSizeGb"\?\)/],
@@ -126,7 +126,7 @@ describe("ring configuration", () => {
             ["prod", "promoteFrom", "pilot", /promoteFrom must be a fully-qualified stack name/],
             ["test", "image.gallery.name", "avd-golden-images", /image\.gallery\.name must be 1-80 letters, digits, '_' or '\.' \(no '-'/],
             ["test", "image.gallery.hyperVGeneration", "V3", /hyperVGeneration must be one of "V1", "V2"/],
-            ["test", "image.build.timeoutMinutes", 961, /image\.build\.timeoutMinutes must be between 1 and 960, got 961/],
+            ["test", "image.build.timeoutMinutes", 961, /image\.build\.timeoutMinutes must be between 0 and 960, got 961/],
             ["test", "image.distribution.replicaCount", 0, /replicaCount must be between 1 and 100, got 0/],
             ["test", "image.distribution.replicationRegions", ["northeurope", "northeurope"], /replicationRegions lists "northeurope" twice/],
             ["test", "image.customizations.scriptUris.harden-os", "https://example.org/h.ps1", /scriptUris\.harden-os must be \{uri, sha256\}/],
@@ -138,6 +138,68 @@ describe("ring configuration", () => {
         for (const [stack, path, value, message] of cases) {
             it(`${stack}: ${path} = ${JSON.stringify(value)}`, () => expectError(stack, withValue(shipped(stack), path, value), message));
         }
+
+        const azureCases: Array<[string, string, unknown, RegExp]> = [
+            ["prod", "tags", { "cost/center": "EUC" }, /^Pulumi\.prod\.yaml: avd-image-rings:tags\.cost\/center is a tag name with "\/", which Azure does not allow/],
+            ["prod", "tags", { azureOwner: "x" }, /tags\.azureOwner is a tag name starting with "azure", a prefix Azure reserves/],
+            ["prod", "tags", { ["K".repeat(513)]: "x" }, /is a tag name of 513 characters; Azure allows at most 512/],
+            ["prod", "tags", { Owner: "v".repeat(257) }, /tags\.Owner is a tag value of 257 characters; Azure allows at most 256/],
+            ["prod", "tags", { CostCenter: "a", costcenter: "b" }, /tags\.costcenter differs from the tag "CostCenter" only in case/],
+            ["prod", "tags", { ring: "x" }, /tags\.ring is the tag "Ring" the program sets itself \(Azure treats tag names case-insensitively\)/],
+            ["test", "image.tags", { contenthash: "x" }, /image\.tags\.contenthash is the tag "ContentHash" the program sets itself/],
+            ["test", "image.tags", { environment: "x" }, /image\.tags\.environment differs from the ring tag "Environment" .* only in case/],
+            ["prod", "tags", Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`T${i}`, "x"])), /avd-image-rings:tags has 48 tags; .* at most 47 tags fit here/],
+            ["test", "image.tags", Object.fromEntries(Array.from({ length: 47 }, (_, i) => [`T${i}`, "x"])), /image\.tags has 47 tags; the published image version gets them plus 4/],
+            ["prod", "sessionHosts.subnetId", "/subscriptions/not-a-guid-at-all-0000000000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v1/subnets/s", /subnetId .*the subscription segment "not-a-guid.*" is not a subscription ID/],
+            ["prod", "sessionHosts.subnetId", "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg./providers/Microsoft.Network/virtualNetworks/v1/subnets/s", /the resource-group segment "rg\." is not a valid resource group name/],
+            ["prod", "sessionHosts.subnetId", "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", /the virtual-network segment "v" is not a valid virtual network name/],
+            ["prod", "sessionHosts.rollingUpgrade.maxBatchInstancePercent", 50, /maxBatchInstancePercent \(50\) is above maxUnhealthyInstancePercent \(10\); Azure refuses/],
+            ["prod", "sessionHosts.capacity", 0, /sessionHosts\.capacity must be between 1 and 1000, got 0/],
+            ["prod", "sessionHosts.drain.messageTitle", "Maintenance\u0000", /drain\.messageTitle holds the control character U\+0000/],
+            ["prod", "sessionHosts.drain.messageTitle", "two\nlines", /drain\.messageTitle holds the control character U\+000A .*one line/],
+            ["test", "image.customizations.inlineScripts.disable-ie", ["Write-Host ok", "Write-Host \u001b[31m"], /inlineScripts\.disable-ie\[1\] holds the control character U\+001B/],
+            ["prod", "promoteFrom", "contoso/avd-image-rings-old/pilot", /promoteFrom must be a fully-qualified stack name of this project/],
+            ["prod", "promoteFrom", "contoso/avd-image-rings/prod", /promoteFrom names this ring itself/],
+            ["test", "image.build.stagingResourceGroupName", "RG-AVD-IMAGES-TEST", /stagingResourceGroupName is the ring's own resource group \(rg-avd-images-test\); Image Builder needs an empty group/],
+            ["prod", "sessionHosts.healthGate.probeTimeoutMinutes", 91, /probeTimeoutMinutes must be between 1 and 90, got 91/],
+            ["prod", "sessionHosts.rollout", { maxRunMinute: 60 }, /rollout\.maxRunMinute is not a known key \(did you mean "maxRunMinutes"\?\)/],
+            ["prod", "sessionHosts.rollingUpgrade.pauseTimeBetweenBatches", "P1W", /uses years or months \(or weeks\)/],
+        ];
+        for (const [stack, path, value, message] of azureCases) {
+            it(`Azure's rules: ${stack}: ${path} = ${JSON.stringify(value).slice(0, 60)}`, () => expectError(stack, withValue(shipped(stack), path, value), message));
+        }
+
+        it("refuses a stack name that makes a composed Azure name too long, naming the file", () => {
+            const stack = "p".repeat(54);
+            expectError(stack, shipped("prod"), new RegExp(`^Pulumi\\.${stack}\\.yaml: the stack name "${stack}" \\(taken from this file's name\\) makes the host pool name "vdpool-avd-p+" 65 characters long; Azure allows at most 64, so the stack name can have at most 53`));
+            assert.equal(parse("p".repeat(53), shipped("prod")).stack.length, 53, "53 characters fit");
+            expectError("prod.", shipped("prod"), /makes the scale set name "vmss-avd-prod\.", which Azure refuses/);
+        });
+
+        it("never echoes the value of a secret key", () => {
+            const values = { ...shipped("prod"), sessionHosts: "hunter2-secret-value" };
+            assert.throws(
+                () => parseRingConfig({ stack: "prod", values, secret: noSecrets, secretKeys: ["sessionHosts"] }),
+                (err: unknown) => err instanceof ConfigError && /sessionHosts must be an object, got a secret value/.test(err.message) && !err.message.includes("hunter2"),
+            );
+        });
+
+        it("refuses near-miss namespaces and project keys used as namespaces, but not providers'", () => {
+            assert.match(nearMissNamespaceProblem("avd-image-ring:tags") ?? "", /did you mean "avd-image-rings:tags"/);
+            assert.match(nearMissNamespaceProblem("avd-imagerings:sessionHosts") ?? "", /did you mean "avd-image-rings:sessionHosts"/);
+            assert.match(nearMissNamespaceProblem("sessionHosts:capacity") ?? "", /did you mean "avd-image-rings:sessionHosts"/);
+            for (const ok of ["azure-native:location", "pulumi:tags", "command:shell", "avd-image-rings:tags", "random:seed"]) assert.equal(nearMissNamespaceProblem(ok), undefined, ok);
+        });
+
+        it("takes the new rollout, drain and probe settings with their defaults", () => {
+            const ring = parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", {}));
+            assert.equal(ring.sessionHosts.rollout.maxRunMinutes, undefined);
+            assert.equal(ring.sessionHosts.drain.logOffDisconnectedSessions, false);
+            assert.equal(ring.sessionHosts.healthGate.probeTimeoutMinutes, 10);
+            const set = parse("prod", withValue(withValue(shipped("prod"), "sessionHosts.rollout", { maxRunMinutes: 600 }), "sessionHosts.drain.logOffDisconnectedSessions", true));
+            assert.equal(set.sessionHosts.rollout.maxRunMinutes, 600);
+            assert.equal(set.sessionHosts.drain.logOffDisconnectedSessions, true);
+        });
 
         it("refuses an image block in a promoted ring", () => {
             expectError("prod", { ...shipped("prod"), image: shipped("test").image }, /avd-image-rings:image is only allowed in the build ring/);

@@ -15,6 +15,7 @@ import { formatDuration, type Clock } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
+import { AVD_ENV as V, EnvironmentReader, LIMITS } from "../src/tools/environment";
 
 export const IMAGE_BUILDER_API_VERSION = "2024-02-01";
 export const GALLERY_API_VERSION = "2024-03-03";
@@ -57,44 +58,36 @@ export class BuildFailure extends Error {
     }
 }
 
-function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
-    const v = env[name]?.trim();
-    if (!v) throw new BuildFailure(`${name} is not set: it must be ${hint}.`);
-    return v;
-}
-
+/** The build trigger's AVD_* inputs, read by the contract the config compiles against (src/tools/environment.ts). */
 export function readInputs(env: NodeJS.ProcessEnv): BuildInputs {
-    const templateRaw = required(env, "AVD_IMAGE_TEMPLATE_ID", "the ARM id of the image template (/subscriptions/.../providers/Microsoft.VirtualMachineImages/imageTemplates/<name>)");
-    const versionRaw = required(env, "AVD_GALLERY_IMAGE_VERSION_ID", "the ARM id of the gallery image version to publish (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)");
-    const contentHash = required(env, "AVD_CONTENT_HASH", "the SHA-256 of the image content (64 hex digits)").toLowerCase();
-    const timeoutRaw = required(env, "AVD_BUILD_TIMEOUT_MINUTES", "the template's buildTimeoutInMinutes (0-960; 0 = Image Builder's 4-hour default)");
+    const r = new EnvironmentReader(env, (message) => new BuildFailure(message));
+    const templateRaw = r.required(V.imageTemplateId, "the ARM id of the image template (/subscriptions/.../providers/Microsoft.VirtualMachineImages/imageTemplates/<name>)");
+    const versionRaw = r.required(V.galleryImageVersionId, "the ARM id of the gallery image version to publish (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)");
+    const contentHash = r.required(V.contentHash, "the SHA-256 of the image content (64 hex digits)").toLowerCase();
+    const timeout = LIMITS.buildTimeoutMinutes;
+    r.required(V.buildTimeoutMinutes, `the template's buildTimeoutInMinutes (${timeout.min}-${timeout.max}; 0 = Image Builder's 4-hour default)`);
     let templateId: ResourceId;
     let versionId: ResourceId;
     try {
-        templateId = parseTypedResourceId(templateRaw, "Microsoft.VirtualMachineImages/imageTemplates", "AVD_IMAGE_TEMPLATE_ID");
-        versionId = parseTypedResourceId(versionRaw, "Microsoft.Compute/galleries/images/versions", "AVD_GALLERY_IMAGE_VERSION_ID");
+        templateId = parseTypedResourceId(templateRaw, "Microsoft.VirtualMachineImages/imageTemplates", V.imageTemplateId.name);
+        versionId = parseTypedResourceId(versionRaw, "Microsoft.Compute/galleries/images/versions", V.galleryImageVersionId.name);
     } catch (e) {
         if (e instanceof ResourceIdError) throw new BuildFailure(`${e.message}.`);
         throw e;
     }
     const version = versionId.name;
     if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version)) {
-        throw new BuildFailure(`AVD_GALLERY_IMAGE_VERSION_ID ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
+        throw new BuildFailure(`${V.galleryImageVersionId.name} ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
-    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new BuildFailure(`AVD_CONTENT_HASH must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
-    if (!/^\d+$/.test(timeoutRaw) || Number(timeoutRaw) > 960) {
-        throw new BuildFailure(`AVD_BUILD_TIMEOUT_MINUTES must be a whole number of minutes from 0 to 960, got "${timeoutRaw}".`);
-    }
-    const pollRaw = env.AVD_POLL_SECONDS?.trim() || "60";
-    const poll = Number(pollRaw);
-    if (!/^\d+(\.\d+)?$/.test(pollRaw) || !(poll > 0)) throw new BuildFailure(`AVD_POLL_SECONDS must be a positive number of seconds, got "${pollRaw}".`);
+    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new BuildFailure(`${V.contentHash.name} must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
+    const timeoutMinutes = r.integer(V.buildTimeoutMinutes);
     return {
         templateId,
         versionId,
         version,
         contentHash,
-        timeoutMinutes: Number(timeoutRaw) === 0 ? AIB_DEFAULT_TIMEOUT_MINUTES : Number(timeoutRaw),
-        pollMs: poll * 1000,
+        timeoutMinutes: timeoutMinutes === 0 ? AIB_DEFAULT_TIMEOUT_MINUTES : timeoutMinutes,
+        pollMs: r.seconds(V.pollSeconds, 60),
     };
 }
 

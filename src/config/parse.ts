@@ -1,6 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
-import { ConfigError, Reader } from "./reader";
+import { readIsoDuration } from "../../policy/lib/duration";
+import { parseIsoDuration } from "../rollout/duration";
+import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
+import { caseClash, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
+import { closest, ConfigError, editDistance, Reader } from "./reader";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -19,7 +23,7 @@ export const PROJECT = "avd-image-rings";
 /** Azure's own naming rules, checked before anything is sent to Azure. */
 export const rules = {
     region: { pattern: /^[a-z][a-z0-9]{2,40}$/, hint: "must be an Azure region's programmatic name such as \"westeurope\" (lower case, no spaces)" },
-    resourceGroup: { pattern: /^[-\w._()]{0,89}[-\w_()]$/, hint: "must be 1-90 letters, digits, '-', '_', '.', '(' or ')' and not end with '.'" },
+    resourceGroup: { pattern: RESOURCE_GROUP_NAME, hint: "must be 1-90 letters, digits, '-', '_', '.', '(' or ')' and not end with '.'" },
     galleryName: {
         pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_.]{0,78}[A-Za-z0-9])?$/,
         hint: "must be 1-80 letters, digits, '_' or '.' (no '-'; '_' and '.' only in the middle)",
@@ -30,11 +34,6 @@ export const rules = {
     },
     identifier: { pattern: /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,126}[A-Za-z0-9])?$/, hint: "must be 1-128 letters, digits, '-', '_' or '.'" },
     vmSize: { pattern: /^(Standard|Basic)_[A-Za-z0-9_]+$/, hint: "must be a VM size such as \"Standard_D4s_v5\"" },
-    subnetId: {
-        pattern: /^\/subscriptions\/[0-9a-fA-F-]{36}\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/,
-        hint: "must be a subnet resource ID (/subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<vnet>/subnets/<subnet>)",
-    },
-    isoDuration: { pattern: /^PT(?=\d)(\d+H)?(\d+M)?(\d+S)?$/, hint: "must be an ISO 8601 duration such as \"PT5M\" or \"PT1H30M\"" },
     computerNamePrefix: {
         // Windows computer names are at most 15 characters and a Uniform scale set appends 6.
         pattern: /^(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9-]{0,8}$/,
@@ -47,9 +46,12 @@ export const rules = {
     chocoVersion: { pattern: /^\d+(\.\d+){0,3}([-.][A-Za-z0-9]+)*$/, hint: "must be a Chocolatey package version such as \"23.1.0\"" },
     stepName: { pattern: /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/, hint: "must be 1-64 letters, digits, ' ', '-', '_' or '.'" },
     promoteFrom: {
-        pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
-        hint: "must be a fully-qualified stack name \"<org>/avd-image-rings/<stack>\"",
+        pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]*\/avd-image-rings\/[A-Za-z0-9_.-]+$/,
+        hint: "must be a fully-qualified stack name of this project, \"<org>/avd-image-rings/<stack>\"",
     },
+    // Messages to users and friendly names: one line, no control characters.
+    text: { pattern: /^[^\u0000-\u001f\u007f]*$/, hint: "must be one line of text" },
+    messageBody: { pattern: /[^\s]/, hint: "must be text", multiLine: true },
     zone: { pattern: /^[1-3]$/, hint: "must be an availability zone \"1\", \"2\" or \"3\"" },
     adminUsername: { pattern: /^[A-Za-z][A-Za-z0-9._-]{0,19}$/, hint: "must be 1-20 letters, digits, '.', '_' or '-', starting with a letter" },
     domainName: { pattern: /^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$/, hint: "must be a DNS domain name such as \"corp.contoso.com\"" },
@@ -63,6 +65,27 @@ const RESERVED_ADMIN_NAMES = new Set([
 ]);
 
 const INT32_MAX = 2147483647;
+
+function subnetId(r: Reader): string {
+    const id = r.str("subnetId");
+    const problem = subnetIdProblem(id);
+    if (problem) r.fail("subnetId", problem);
+    return id;
+}
+
+/** A tag map of the stack file, checked against Azure's tag rules and the program's own tags. */
+function tagMap(r: Reader, name: string): Record<string, string> {
+    const tags = r.stringMap(name);
+    for (const [k, v] of Object.entries(tags)) {
+        const nameProblem = tagNameProblem(k);
+        if (nameProblem) r.fail(`${name}.${k}`, nameProblem);
+        const valueProblem = tagValueProblem(v);
+        if (valueProblem) r.fail(`${name}.${k}`, valueProblem);
+    }
+    const clash = caseClash(Object.keys(tags));
+    if (clash) r.fail(`${name}.${clash[1]}`, `differs from the tag "${clash[0]}" only in case; Azure treats tag names case-insensitively, so one would overwrite the other`);
+    return tags;
+}
 
 /**
  * Gallery image versions are exactly MAJOR.MINOR.PATCH, three non-negative 32-bit integers.
@@ -105,14 +128,15 @@ function parseBuild(r: Reader): BuildConfig {
     const vnetReader = r.optObj("vnet");
     let vnet: BuildConfig["vnet"];
     if (vnetReader) {
-        vnet = { subnetId: vnetReader.str("subnetId", rules.subnetId), proxyVmSize: vnetReader.optStr("proxyVmSize", rules.vmSize) };
+        vnet = { subnetId: subnetId(vnetReader), proxyVmSize: vnetReader.optStr("proxyVmSize", rules.vmSize) };
         vnetReader.done();
     }
     const b: BuildConfig = {
         vmSize: r.strOr("vmSize", "Standard_D4s_v5", rules.vmSize),
         osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }, 127),
-        // AIB accepts up to 960 minutes (16 h).
-        timeoutMinutes: r.int("timeoutMinutes", { min: 1, max: 960 }, 240),
+        // AIB accepts up to 960 minutes (16 h); 0 leaves it to Image Builder's 4-hour default. The
+        // build trigger reads the same range.
+        timeoutMinutes: r.int("timeoutMinutes", LIMITS.buildTimeoutMinutes, 240),
         vnet,
         stagingResourceGroupName: r.optStr("stagingResourceGroupName", rules.resourceGroup),
         onCustomizerError: r.oneOf("onCustomizerError", ["cleanup", "abort"] as const, "cleanup"),
@@ -156,6 +180,10 @@ function parseCustomizations(r: Reader): CustomizationsConfig {
         if (!Array.isArray(lines) || lines.length === 0 || lines.some((l) => typeof l !== "string")) {
             map.fail(name, "must be a non-empty list of PowerShell lines");
         }
+        (lines as string[]).forEach((line, i) => {
+            const control = controlCharacterProblem(line);
+            if (control) map.fail(`${name}[${i}]`, control);
+        });
         return { name, lines: lines as string[] };
     });
 
@@ -219,23 +247,34 @@ function parseImage(r: Reader, location: string): ImageConfig {
             ? parseCustomizations(r.obj("customizations"))
             : parseCustomizations(new Reader(r.file, r.sub("customizations"), {})),
         distribution: parseDistribution(r.optObj("distribution"), location),
-        tags: r.stringMap("tags"),
+        tags: tagMap(r, "tags"),
     };
     r.done();
     return image;
 }
 
-function parseRollingUpgrade(r: Reader | undefined): RollingUpgradeConfig {
-    const x = r ?? new Reader("", "", {});
+function parseRollingUpgrade(x: Reader): RollingUpgradeConfig {
+    const pause = x.strOr("pauseTimeBetweenBatches", "PT5M");
+    const duration = readIsoDuration(pause);
+    if ("problem" in duration) x.fail("pauseTimeBetweenBatches", `${duration.problem}, got ${x.show("pauseTimeBetweenBatches", pause)}`);
     const p: RollingUpgradeConfig = {
-        maxBatchInstancePercent: x.int("maxBatchInstancePercent", { min: 5, max: 100 }, 20),
-        maxUnhealthyInstancePercent: x.int("maxUnhealthyInstancePercent", { min: 5, max: 100 }, 20),
-        maxUnhealthyUpgradedInstancePercent: x.int("maxUnhealthyUpgradedInstancePercent", { min: 0, max: 100 }, 20),
-        pauseTimeBetweenBatches: x.strOr("pauseTimeBetweenBatches", "PT5M", rules.isoDuration),
+        maxBatchInstancePercent: x.int("maxBatchInstancePercent", LIMITS.maxBatchInstancePercent, 20),
+        maxUnhealthyInstancePercent: x.int("maxUnhealthyInstancePercent", LIMITS.maxUnhealthyInstancePercent, 20),
+        maxUnhealthyUpgradedInstancePercent: x.int("maxUnhealthyUpgradedInstancePercent", LIMITS.maxUnhealthyUpgradedInstancePercent, 20),
+        // Azure and the tools get the upper-case form the grammar reads in either case.
+        pauseTimeBetweenBatches: pause.trim().toUpperCase(),
         prioritizeUnhealthyInstances: x.bool("prioritizeUnhealthyInstances", true),
         maxSurge: x.bool("maxSurge", false),
         rollbackFailedInstancesOnPolicyBreach: x.bool("rollbackFailedInstancesOnPolicyBreach", true),
     };
+    // Compute's rolling upgrade refuses a batch larger than the share of instances that may be
+    // unhealthy at once: every instance of a batch is unhealthy while it is upgraded.
+    if (p.maxBatchInstancePercent > p.maxUnhealthyInstancePercent) {
+        x.fail(
+            "maxBatchInstancePercent",
+            `(${p.maxBatchInstancePercent}) is above maxUnhealthyInstancePercent (${p.maxUnhealthyInstancePercent}); Azure refuses a batch larger than the share of instances allowed to be unhealthy at once`,
+        );
+    }
     x.done();
     return p;
 }
@@ -268,7 +307,7 @@ function parseDomainJoin(r: Reader | undefined, secret: (key: string) => pulumi.
 function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<string> | undefined): SessionHostsConfig {
     const hp = r.optObj("hostPool") ?? new Reader(r.file, r.sub("hostPool"), {});
     const hostPool = {
-        friendlyName: hp.strOr("friendlyName", "AVD session hosts"),
+        friendlyName: hp.strOr("friendlyName", "AVD session hosts", rules.text),
         loadBalancerType: hp.oneOf("loadBalancerType", ["BreadthFirst", "DepthFirst"] as const, "BreadthFirst"),
         maxSessionLimit: hp.int("maxSessionLimit", { min: 1, max: 999999 }, 10),
         validationEnvironment: hp.bool("validationEnvironment", false),
@@ -278,9 +317,9 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const dr = r.optObj("drain");
     const drain = {
-        timeoutMinutes: dr ? dr.int("timeoutMinutes", { min: 0, max: 1440 }, 60) : 60,
-        messageTitle: dr?.optStr("messageTitle"),
-        messageBody: dr?.optStr("messageBody"),
+        timeoutMinutes: dr ? dr.int("timeoutMinutes", LIMITS.drainTimeoutMinutes, 60) : 60,
+        messageTitle: dr?.optStr("messageTitle", rules.text),
+        messageBody: dr?.optStr("messageBody", rules.messageBody),
         forceLogoffAfterTimeout: dr ? dr.bool("forceLogoffAfterTimeout", false) : false,
         logOffDisconnectedSessions: dr ? dr.bool("logOffDisconnectedSessions", false) : false,
     };
@@ -289,20 +328,21 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
     }
     dr?.done();
 
-    const ro = r.optObj("rollout");
-    const rollout = { maxRunMinutes: ro?.has("maxRunMinutes") ? ro.int("maxRunMinutes", { min: 10, max: 10080 }) : undefined };
-    ro?.done();
+    const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
+    const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
+    const rollout = maxRunMinutes === undefined ? {} : { maxRunMinutes };
+    ro.done();
 
-    const hg = r.optObj("healthGate");
+    const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});
     const healthGate = {
-        maxLoginSeconds: hg ? hg.int("maxLoginSeconds", { min: 1, max: 600 }, 30) : 30,
-        loginProbe: hg ? hg.bool("loginProbe", false) : false,
-        maxCpuPercent: hg ? hg.int("maxCpuPercent", { min: 1, max: 100 }, 80) : 80,
-        minFreeMemoryPercent: hg ? hg.int("minFreeMemoryPercent", { min: 0, max: 99 }, 20) : 20,
-        checkFslogix: hg ? hg.bool("checkFslogix", true) : true,
-        probeTimeoutMinutes: hg ? hg.int("probeTimeoutMinutes", { min: 1, max: 90 }, 10) : 10,
+        maxLoginSeconds: hg.int("maxLoginSeconds", LIMITS.maxLoginSeconds, 30),
+        loginProbe: hg.bool("loginProbe", false),
+        maxCpuPercent: hg.int("maxCpuPercent", LIMITS.maxCpuPercent, 80),
+        minFreeMemoryPercent: hg.int("minFreeMemoryPercent", LIMITS.minFreeMemoryPercent, 20),
+        checkFslogix: hg.bool("checkFslogix", true),
+        probeTimeoutMinutes: hg.int("probeTimeoutMinutes", LIMITS.probeTimeoutMinutes, DEFAULTS.probeTimeoutMinutes),
     };
-    hg?.done();
+    hg.done();
 
     const adminUsername = r.strOr("adminUsername", "avdadmin", rules.adminUsername);
     if (RESERVED_ADMIN_NAMES.has(adminUsername.toLowerCase())) {
@@ -312,23 +352,38 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
     const s: SessionHostsConfig = {
         hostPool,
         vmSize: r.str("vmSize", rules.vmSize),
-        // A Uniform scale set from a gallery image holds at most 1000 instances.
-        capacity: r.int("capacity", { min: 0, max: 1000 }),
+        // A Uniform scale set from a gallery image holds at most 1000 instances; an empty ring has no
+        // host the health gate could validate, so it could never pass.
+        capacity: r.int("capacity", { min: 1, max: 1000 }),
         computerNamePrefix: r.str("computerNamePrefix", rules.computerNamePrefix),
         zones: r.strList("zones", rules.zone),
-        subnetId: r.str("subnetId", rules.subnetId),
+        subnetId: subnetId(r),
         adminUsername,
         adminPassword: secret("adminPassword"),
         osDiskSizeGb: r.int("osDiskSizeGb", { min: 30, max: 4095 }),
         osDiskType: r.oneOf("osDiskType", ["Standard_LRS", "StandardSSD_LRS", "Premium_LRS", "StandardSSD_ZRS", "Premium_ZRS"] as const, "Premium_LRS"),
         upgradeMode: r.oneOf("upgradeMode", ["Manual", "Rolling", "Automatic"] as const),
-        rollingUpgrade: parseRollingUpgrade(r.optObj("rollingUpgrade")),
+        rollingUpgrade: parseRollingUpgrade(r.optObj("rollingUpgrade") ?? new Reader(r.file, r.sub("rollingUpgrade"), {})),
         drain,
         rollout,
         healthGate,
         domainJoin: parseDomainJoin(r.optObj("domainJoin"), secret, r.file),
         useLatestImage: r.bool("useLatestImage", false),
     };
+    // The gate's deadline must fit the gate's range; a long pause on a large ring can exceed it.
+    const gateMinutes = gateTimeoutMinutesFor({
+        upgradeMode: s.upgradeMode,
+        capacity: s.capacity,
+        maxBatchInstancePercent: s.rollingUpgrade.maxBatchInstancePercent,
+        pauseMs: parseIsoDuration(s.rollingUpgrade.pauseTimeBetweenBatches),
+        probeTimeoutMinutes: s.healthGate.probeTimeoutMinutes,
+    });
+    if (gateMinutes > LIMITS.gateTimeoutMinutes.max) {
+        r.fail(
+            "rollingUpgrade.pauseTimeBetweenBatches",
+            `(${s.rollingUpgrade.pauseTimeBetweenBatches}) with capacity ${s.capacity} and maxBatchInstancePercent ${s.rollingUpgrade.maxBatchInstancePercent} makes Azure's rolling upgrade take up to ${gateMinutes} minutes, longer than the health gate can wait (${LIMITS.gateTimeoutMinutes.max} minutes, 7 days); shorten the pause or raise the batch size`,
+        );
+    }
     r.done();
     return s;
 }
@@ -339,16 +394,25 @@ export interface RawRingConfig {
     values: Record<string, unknown>;
     /** Secret values (Pulumi secrets), keyed without prefix. */
     secret: (key: string) => pulumi.Output<string> | undefined;
+    /** Keys (without prefix) whose values are secret: a message never shows them. */
+    secretKeys?: readonly string[];
 }
+
+/** Top-level keys of the project namespace (secrets included), for "did you mean" on near misses. */
+export const TOP_LEVEL_KEYS = ["imageVersion", "location", "promoteFrom", "resourceGroupName", "image", "sessionHosts", "tags", "adminPassword", "domainJoinPassword"] as const;
 
 /** Validates one ring's raw configuration into a RingConfig, or throws one ConfigError. */
 export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const file = `Pulumi.${raw.stack}.yaml`;
+    const stackProblem = stackNameProblem(raw.stack);
+    if (stackProblem) throw new ConfigError(`${file}: ${stackProblem}`, { file, key: "(stack name)" });
     const values = { ...raw.values };
     // Secrets are read through `secret`, never as plain values.
     delete values.domainJoinPassword;
     delete values.adminPassword;
-    const r = Reader.root(file, PROJECT, values);
+    const secretKeys = new Set((raw.secretKeys ?? []).map((k) => `${PROJECT}:${k}`));
+    const isSecret = (key: string) => [...secretKeys].some((s) => key === s || key.startsWith(`${s}.`) || key.startsWith(`${s}[`));
+    const r = Reader.root(file, PROJECT, values, isSecret);
 
     const imageVersion = r.str("imageVersion");
     const versionProblem = galleryVersionProblem(imageVersion);
@@ -356,8 +420,8 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
 
     const location = r.str("location", rules.region);
     const promoteFrom = r.optStr("promoteFrom", rules.promoteFrom);
-    if (promoteFrom && !promoteFrom.split("/")[1].startsWith(PROJECT)) {
-        r.fail("promoteFrom", `must name a stack of the ${PROJECT} project ("<org>/${PROJECT}/<stack>"), got ${JSON.stringify(promoteFrom)}`);
+    if (promoteFrom && promoteFrom.split("/")[2] === raw.stack) {
+        r.fail("promoteFrom", `names this ring itself (${JSON.stringify(promoteFrom)}); a ring promotes from the ring before it, e.g. "<org>/${PROJECT}/test"`);
     }
     if (promoteFrom && r.has("image")) {
         r.fail("image", "is only allowed in the build ring (the ring without promoteFrom): promoted rings run versions built upstream");
@@ -366,53 +430,124 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
         r.fail("image", `is required in the build ring (a ring without promoteFrom); add an image block or set ${PROJECT}:promoteFrom`);
     }
 
+    const resourceGroupName = r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup);
+    const tags = tagMap(r, "tags");
+    const image = promoteFrom ? undefined : parseImage(r.obj("image"), location);
     const ring: RingConfig = {
         stack: raw.stack,
         stackFile: file,
         location,
-        resourceGroupName: r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup),
+        resourceGroupName,
         imageVersion,
         promoteFrom,
-        image: promoteFrom ? undefined : parseImage(r.obj("image"), location),
+        image,
         sessionHosts: parseSessionHosts(r.obj("sessionHosts"), raw.secret),
-        tags: r.stringMap("tags"),
+        tags,
     };
     r.done();
+    checkRingAgainstAzure(ring, r);
     return ring;
+}
+
+/** Rules that span several keys: tag counts per resource and the staging group. */
+function checkRingAgainstAzure(ring: RingConfig, r: Reader): void {
+    const max = TAG_LIMITS.maxTags;
+    const ringTags = Object.keys(ring.tags).length;
+    if (ringTags + PROGRAM_TAG_COUNT.scaleSet > max) {
+        r.fail(
+            "tags",
+            `has ${ringTags} tags; the scale set gets them plus ${PROGRAM_TAG_COUNT.scaleSet} the program and the rollout set, and Azure allows at most ${max} per resource, so at most ${max - PROGRAM_TAG_COUNT.scaleSet} tags fit here`,
+        );
+    }
+    const image = ring.image;
+    if (!image) return;
+    const imageTags = Object.keys(image.tags);
+    const clash = caseClash([...Object.keys(ring.tags), ...imageTags.filter((k) => !(k in ring.tags))]);
+    if (clash) {
+        r.fail(`image.tags.${clash[1]}`, `differs from the ring tag "${clash[0]}" (${PROJECT}:tags) only in case; Azure treats tag names case-insensitively, so the image template would carry only one of them`);
+    }
+    if (imageTags.length + PROGRAM_TAG_COUNT.imageVersion > max) {
+        r.fail("image.tags", `has ${imageTags.length} tags; the published image version gets them plus ${PROGRAM_TAG_COUNT.imageVersion} the program sets, and Azure allows at most ${max}, so at most ${max - PROGRAM_TAG_COUNT.imageVersion} fit here`);
+    }
+    const templateTags = new Set([...Object.keys(ring.tags), ...imageTags]).size;
+    if (templateTags + PROGRAM_TAG_COUNT.imageTemplate > max) {
+        r.fail(
+            "image.tags",
+            `together with ${PROJECT}:tags gives the image template ${templateTags} tags plus ${PROGRAM_TAG_COUNT.imageTemplate} the program sets; Azure allows at most ${max} per resource`,
+        );
+    }
+    const staging = image.build.stagingResourceGroupName;
+    if (staging && staging.toLowerCase() === ring.resourceGroupName.toLowerCase()) {
+        r.fail(
+            "image.build.stagingResourceGroupName",
+            `is the ring's own resource group (${ring.resourceGroupName}); Image Builder needs an empty group of its own, and deleting the template would later delete the ring's group with it`,
+        );
+    }
+}
+
+/** Provider namespaces a stack file legitimately holds beside the project's own. */
+const KNOWN_NAMESPACES = new Set(["pulumi", "azure-native", "azure", "azuread", "command", "random", "tls", "time"]);
+
+/**
+ * A key whose namespace is almost the project's (`avd-image-ring:tags`) or is one of the
+ * project's key names (`sessionHosts:capacity`): the program would never read it, so it is refused.
+ */
+export function nearMissNamespaceProblem(fullKey: string): string | undefined {
+    const colon = fullKey.indexOf(":");
+    if (colon < 0) return undefined;
+    const namespace = fullKey.slice(0, colon);
+    const key = fullKey.slice(colon + 1);
+    if (namespace === PROJECT || KNOWN_NAMESPACES.has(namespace)) return undefined;
+    const top = key.split(/[.[]/)[0];
+    const suggestion = `${PROJECT}:${closest(top, TOP_LEVEL_KEYS) ?? key}`;
+    if (editDistance(namespace, PROJECT) <= 3 || namespace.toLowerCase().includes("image-ring")) {
+        return `has the namespace "${namespace}", not the project's "${PROJECT}", so the program would never read it (did you mean "${suggestion}"?)`;
+    }
+    const asKey = closest(namespace, TOP_LEVEL_KEYS);
+    if (asKey) return `uses the project's key name "${asKey}" as a namespace, so the program would never read it (did you mean "${PROJECT}:${asKey}"?)`;
+    return undefined;
 }
 
 /** Reads this stack's configuration once, at the program's edge. */
 export function loadRingConfig(): RingConfig {
     const config = new pulumi.Config(PROJECT);
+    const file = `Pulumi.${pulumi.getStack()}.yaml`;
     const values: Record<string, unknown> = {};
-    // Every key of the namespace, so a misspelt key is reported instead of ignored.
+    const secretKeys: string[] = [];
+    // Every key of every namespace, so a misspelt key or namespace is reported instead of ignored.
     for (const [fullKey, text] of Object.entries(pulumi.runtime.allConfig())) {
+        const nearMiss = nearMissNamespaceProblem(fullKey);
+        if (nearMiss) throw new ConfigError(`${file}: ${fullKey} ${nearMiss}`, { file, key: fullKey });
         if (!fullKey.startsWith(`${PROJECT}:`)) continue;
         const key = fullKey.slice(PROJECT.length + 1);
         values[key] = parseValue(text);
+        if (isConfigSecret(fullKey)) secretKeys.push(key);
     }
-    refusePlainSecrets(pulumi.getStack());
+    refusePlainSecrets(file, values, secretKeys);
     // An empty value is unset: Pulumi.yaml declares the secret keys with default "" so that they stay optional.
-    return parseRingConfig({ stack: pulumi.getStack(), values, secret: (key) => (values[key] === "" ? undefined : config.getSecret(key)) });
+    return parseRingConfig({ stack: pulumi.getStack(), values, secret: (key) => (values[key] === "" ? undefined : config.getSecret(key)), secretKeys });
 }
 
 /** Keys read only as Pulumi secrets; Pulumi.yaml declares each of them `secret: true`. */
 export const SECRET_KEYS = ["adminPassword", "domainJoinPassword"] as const;
 
 // Which keys the CLI handed over as secrets (PULUMI_CONFIG_SECRET_KEYS); internal to the SDK, so narrowed here.
-const sdkConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
+const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (key: string) => boolean };
+function isConfigSecret(key: string): boolean {
+    return runtimeConfig.isConfigSecret?.(key) ?? false;
+}
 
 /**
  * A secret key set in plain text sits in the stack file, in git: refused, without echoing the value.
  * The CLI checks `secret: true` only for typed keys, and a typed secret key cannot be optional.
  */
-function refusePlainSecrets(stack: string): void {
-    const all = pulumi.runtime.allConfig();
+function refusePlainSecrets(file: string, values: Record<string, unknown>, secretKeys: readonly string[]): void {
     for (const key of SECRET_KEYS) {
         const full = `${PROJECT}:${key}`;
-        if (all[full] && !sdkConfig.isConfigSecret(full)) {
+        if (values[key] && !secretKeys.includes(key)) {
             throw new ConfigError(
-                `Pulumi.${stack}.yaml: ${full} is set in plain text, but it is a secret and the stack file is kept in git; remove it from the file and set it with: pulumi config set --secret ${full} --stack ${stack}`,
+                `${file}: ${full} is set in plain text, but it is a secret and the stack file is kept in git; remove it from the file and set it with: pulumi config set --secret ${full} --stack ${pulumi.getStack()}`,
+                { file, key: full },
             );
         }
     }

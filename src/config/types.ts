@@ -124,8 +124,8 @@ export interface DrainConfig {
     logOffDisconnectedSessions: boolean;
 }
 
-export interface RolloutRunConfig {
-    /** Bound on one `pulumi up`'s share of a long rollout; it stops cleanly between batches. Absent = no bound. */
+export interface RolloutConfig {
+    /** Bound on one `pulumi up`'s share of a long rollout, in minutes; it stops cleanly between batches. Absent = no bound. */
     maxRunMinutes?: number;
 }
 
@@ -178,7 +178,7 @@ export interface SessionHostsConfig {
     upgradeMode: UpgradeMode;
     rollingUpgrade: RollingUpgradeConfig;
     drain: DrainConfig;
-    rollout: RolloutRunConfig;
+    rollout: RolloutConfig;
     healthGate: HealthGateConfig;
     domainJoin: DomainJoinConfig;
     /** Explicit opt-in to follow the image definition's latest version instead of a pinned one. */

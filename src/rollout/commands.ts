@@ -2,6 +2,7 @@
 // non-secret AVD_* environments, built from the validated ring config, and the parsing of
 // the tools' last stdout line (docs/ARCHITECTURE.md "Deploy-time tools").
 import type { RingConfig } from "../config/types";
+import { AVD_ENV as V } from "../tools/environment";
 import { gateTimeoutMinutes } from "./healthGate";
 
 /** Relative paths only: an absolute path would make every machine's `pulumi up` a diff. */
@@ -20,43 +21,43 @@ export function runsRollout(ring: RingConfig): boolean {
 }
 
 export function rolloutEnvironment(ring: RingConfig, t: RolloutTargets): Record<string, string> {
-    const ru = ring.sessionHosts.rollingUpgrade;
-    const drain = ring.sessionHosts.drain;
+    const sh = ring.sessionHosts;
+    const ru = sh.rollingUpgrade;
+    const drain = sh.drain;
     const env: Record<string, string> = {
-        AVD_VMSS_ID: t.vmssId,
-        AVD_HOST_POOL_ID: t.hostPoolId,
-        AVD_IMAGE_VERSION_ID: t.imageVersionId,
-        AVD_MAX_BATCH_PERCENT: String(ru.maxBatchInstancePercent),
-        AVD_MAX_UNHEALTHY_PERCENT: String(ru.maxUnhealthyInstancePercent),
-        AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: String(ru.maxUnhealthyUpgradedInstancePercent),
-        AVD_PAUSE_BETWEEN_BATCHES: ru.pauseTimeBetweenBatches,
-        AVD_PRIORITIZE_UNHEALTHY: String(ru.prioritizeUnhealthyInstances),
-        AVD_DRAIN_TIMEOUT_MINUTES: String(drain.timeoutMinutes),
+        [V.vmssId.name]: t.vmssId,
+        [V.hostPoolId.name]: t.hostPoolId,
+        [V.imageVersionId.name]: t.imageVersionId,
+        [V.maxBatchPercent.name]: String(ru.maxBatchInstancePercent),
+        [V.maxUnhealthyPercent.name]: String(ru.maxUnhealthyInstancePercent),
+        [V.maxUnhealthyUpgradedPercent.name]: String(ru.maxUnhealthyUpgradedInstancePercent),
+        [V.pauseBetweenBatches.name]: ru.pauseTimeBetweenBatches,
+        [V.prioritizeUnhealthy.name]: String(ru.prioritizeUnhealthyInstances),
+        [V.drainTimeoutMinutes.name]: String(drain.timeoutMinutes),
         // The config refuses forced logoff without a message; the tool checks again.
-        AVD_FORCE_LOGOFF: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
-        AVD_LOG_OFF_DISCONNECTED: String(drain.logOffDisconnectedSessions),
+        [V.forceLogoff.name]: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
+        [V.logOffDisconnected.name]: String(drain.logOffDisconnectedSessions),
     };
-    const maxRunMinutes = ring.sessionHosts.rollout.maxRunMinutes;
-    if (maxRunMinutes !== undefined) env.AVD_MAX_RUN_MINUTES = String(maxRunMinutes);
-    if (drain.messageTitle !== undefined) env.AVD_DRAIN_MESSAGE_TITLE = drain.messageTitle;
-    if (drain.messageBody !== undefined) env.AVD_DRAIN_MESSAGE_BODY = drain.messageBody;
+    if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
+    if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;
+    if (sh.rollout.maxRunMinutes !== undefined) env[V.maxRunMinutes.name] = String(sh.rollout.maxRunMinutes);
     return env;
 }
 
 export function healthGateEnvironment(ring: RingConfig, t: RolloutTargets): Record<string, string> {
     const hg = ring.sessionHosts.healthGate;
     return {
-        AVD_VMSS_ID: t.vmssId,
-        AVD_HOST_POOL_ID: t.hostPoolId,
-        AVD_IMAGE_VERSION_ID: t.imageVersionId,
-        AVD_UPGRADE_MODE: ring.sessionHosts.upgradeMode,
-        AVD_MAX_LOGIN_SECONDS: String(hg.maxLoginSeconds),
-        AVD_LOGIN_PROBE: String(hg.loginProbe),
-        AVD_MAX_CPU_PERCENT: String(hg.maxCpuPercent),
-        AVD_MIN_FREE_MEMORY_PERCENT: String(hg.minFreeMemoryPercent),
-        AVD_CHECK_FSLOGIX: String(hg.checkFslogix),
-        AVD_GATE_TIMEOUT_MINUTES: String(gateTimeoutMinutes(ring)),
-        AVD_PROBE_TIMEOUT_MINUTES: String(hg.probeTimeoutMinutes),
+        [V.vmssId.name]: t.vmssId,
+        [V.hostPoolId.name]: t.hostPoolId,
+        [V.imageVersionId.name]: t.imageVersionId,
+        [V.upgradeMode.name]: ring.sessionHosts.upgradeMode,
+        [V.maxLoginSeconds.name]: String(hg.maxLoginSeconds),
+        [V.loginProbe.name]: String(hg.loginProbe),
+        [V.maxCpuPercent.name]: String(hg.maxCpuPercent),
+        [V.minFreeMemoryPercent.name]: String(hg.minFreeMemoryPercent),
+        [V.checkFslogix.name]: String(hg.checkFslogix),
+        [V.gateTimeoutMinutes.name]: String(gateTimeoutMinutes(ring)),
+        [V.probeTimeoutMinutes.name]: String(hg.probeTimeoutMinutes),
     };
 }
 

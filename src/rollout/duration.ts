@@ -1,8 +1,8 @@
-// ISO 8601 durations as Azure's rollingUpgradePolicy.pauseTimeBetweenBatches writes them
-// ("PT5M", "PT1H30M", "PT0S"). Years and months are refused: their length depends on the
-// calendar, and a pause between batches must mean the same thing on every run.
+// ISO 8601 durations for the deploy-time tools: the project's one grammar (policy/lib/duration.ts,
+// shared with the config and the policy pack) with an exception for the tools' error handling.
+import { readIsoDuration } from "../../policy/lib/duration";
 
-const PATTERN = /^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+export { readIsoDuration };
 
 export class DurationError extends Error {
     constructor(message: string) {
@@ -13,18 +13,9 @@ export class DurationError extends Error {
 
 /** Milliseconds in an ISO 8601 duration such as "PT10M"; throws DurationError when malformed. */
 export function parseIsoDuration(text: string): number {
-    const value = text.trim().toUpperCase();
-    const datePart = value.split("T")[0];
-    if (/^P.*\d[YM]/.test(datePart)) {
-        throw new DurationError(`"${text}" uses years or months, whose length depends on the calendar; write it in weeks, days, hours, minutes or seconds (e.g. "PT15M")`);
-    }
-    const m = PATTERN.exec(value);
-    if (!m || value === "P" || value.endsWith("T")) {
-        throw new DurationError(`"${text}" is not an ISO 8601 duration such as "PT5M", "PT1H30M" or "PT0S"`);
-    }
-    const [, weeks, days, hours, minutes, seconds] = m;
-    const n = (s: string | undefined) => (s === undefined ? 0 : Number(s));
-    return Math.round(((((n(weeks) * 7 + n(days)) * 24 + n(hours)) * 60 + n(minutes)) * 60 + n(seconds)) * 1000);
+    const r = readIsoDuration(text);
+    if ("problem" in r) throw new DurationError(`"${text}" ${r.problem}`);
+    return r.ms;
 }
 
 /** "15 min", "1 h 30 min", "45 s": a duration for progress lines and messages. */

@@ -4,6 +4,7 @@ import type { RingConfig } from "../config/types";
 import { parseIsoDuration } from "./duration";
 import { compareInstanceIds, zoneBalanced } from "./hosts";
 import { batchSize } from "./planner";
+import { gateTimeoutMinutesFor } from "../tools/environment";
 
 /** Hosts probed in a large ring: 10 plus 5% of the ring (every host in smaller rings). */
 export function sampleSize(total: number): number {
@@ -134,16 +135,15 @@ export function evaluateHostReport(report: HostReport, t: GateThresholds): strin
 /**
  * How long a ring's gate may wait, in minutes. Manual rings run the gate after the rollout
  * finished. Rolling and Automatic rings start it when the model changes, so it must outlast
- * Azure's whole rolling upgrade: one upgrade plus the pause per batch, plus time to settle.
- * Either way the gate's deadline bounds the probes too, so it leaves room for at least one
- * full probe round (probeTimeoutMinutes) plus time for the hosts to report Available.
+ * Azure's whole rolling upgrade. The formula is the tool contract's (src/tools/environment.ts).
  */
 export function gateTimeoutMinutes(ring: RingConfig): number {
     const sh = ring.sessionHosts;
-    const settleAndProbeMinutes = Math.max(30, sh.healthGate.probeTimeoutMinutes + 20);
-    if (sh.upgradeMode === "Manual") return Math.max(60, settleAndProbeMinutes);
-    const batches = Math.ceil(sh.capacity / batchSize(sh.capacity, sh.rollingUpgrade.maxBatchInstancePercent));
-    const pauseMinutes = parseIsoDuration(sh.rollingUpgrade.pauseTimeBetweenBatches) / 60_000;
-    const perBatchUpgradeMinutes = 20;
-    return Math.ceil(batches * (perBatchUpgradeMinutes + pauseMinutes) + settleAndProbeMinutes);
+    return gateTimeoutMinutesFor({
+        upgradeMode: sh.upgradeMode,
+        capacity: sh.capacity,
+        maxBatchInstancePercent: sh.rollingUpgrade.maxBatchInstancePercent,
+        pauseMs: parseIsoDuration(sh.rollingUpgrade.pauseTimeBetweenBatches),
+        probeTimeoutMinutes: sh.healthGate.probeTimeoutMinutes,
+    });
 }

@@ -1,7 +1,8 @@
 // The AVD_* environment of tools/rollout.ts and tools/healthGate.ts, validated up front so
-// a mistake is one message naming the variable, before anything touches Azure.
-import { DurationError, parseIsoDuration } from "../../src/rollout/duration";
+// a mistake is one message naming the variable, before anything touches Azure. Names and rules
+// come from the contract the config also compiles against (src/tools/environment.ts).
 import type { RolloutPolicy } from "../../src/rollout/planner";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, UPGRADE_MODES } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 
 export class InputError extends Error {
@@ -34,13 +35,13 @@ export interface RolloutInputs extends Targets {
     pollMs: number;
     /** How long hosts get to report healthy and Available after an upgrade. */
     healthTimeoutMs: number;
+    /** This run's share of a long rollout (AVD_MAX_RUN_MINUTES); it stops cleanly between batches. Undefined = no bound. */
+    maxRunMs?: number;
     /** Sign out Disconnected sessions at the drain timeout (AVD_LOG_OFF_DISCONNECTED, default false). */
     logOffDisconnectedSessions: boolean;
-    /** This run's share of a long rollout (AVD_MAX_RUN_MINUTES); it stops cleanly between batches. */
-    maxRunMs?: number;
 }
 
-export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
+export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
 export interface GateInputs extends Targets {
     upgradeMode: UpgradeMode;
@@ -57,41 +58,8 @@ export interface GateInputs extends Targets {
 
 const DEFAULT_MESSAGE_TITLE = "Session host maintenance";
 
-function value(env: NodeJS.ProcessEnv, name: string): string | undefined {
-    const v = env[name]?.trim();
-    return v ? v : undefined;
-}
-
-function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
-    const v = value(env, name);
-    if (v === undefined) throw new InputError(`${name} is not set: it must be ${hint}.`);
-    return v;
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, min: number, max: number, fallback?: number): number {
-    const raw = value(env, name);
-    if (raw === undefined) {
-        if (fallback !== undefined) return fallback;
-        throw new InputError(`${name} is not set: it must be a whole number from ${min} to ${max}.`);
-    }
-    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-        throw new InputError(`${name} must be a whole number from ${min} to ${max}, got "${raw}".`);
-    }
-    return Number(raw);
-}
-
-function boolean(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-    const raw = value(env, name);
-    if (raw === undefined) return fallback;
-    if (/^true$/i.test(raw)) return true;
-    if (/^false$/i.test(raw)) return false;
-    throw new InputError(`${name} must be "true" or "false", got "${raw}".`);
-}
-
-function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-    const raw = value(env, name) ?? String(fallback);
-    if (!/^\d+(\.\d+)?$/.test(raw) || !(Number(raw) > 0)) throw new InputError(`${name} must be a positive number of seconds, got "${raw}".`);
-    return Number(raw) * 1000;
+function reader(env: NodeJS.ProcessEnv): EnvironmentReader {
+    return new EnvironmentReader(env, (message) => new InputError(message));
 }
 
 function typedId(raw: string, type: string, name: string): ResourceId {
@@ -104,76 +72,71 @@ function typedId(raw: string, type: string, name: string): ResourceId {
 }
 
 export function readTargets(env: NodeJS.ProcessEnv): Targets {
+    const r = reader(env);
     const vmss = typedId(
-        required(env, "AVD_VMSS_ID", "the ARM id of the session-host scale set (/subscriptions/.../providers/Microsoft.Compute/virtualMachineScaleSets/<name>)"),
+        r.required(V.vmssId, "the ARM id of the session-host scale set (/subscriptions/.../providers/Microsoft.Compute/virtualMachineScaleSets/<name>)"),
         "Microsoft.Compute/virtualMachineScaleSets",
-        "AVD_VMSS_ID",
+        V.vmssId.name,
     );
     const hostPool = typedId(
-        required(env, "AVD_HOST_POOL_ID", "the ARM id of the AVD host pool (/subscriptions/.../providers/Microsoft.DesktopVirtualization/hostPools/<name>)"),
+        r.required(V.hostPoolId, "the ARM id of the AVD host pool (/subscriptions/.../providers/Microsoft.DesktopVirtualization/hostPools/<name>)"),
         "Microsoft.DesktopVirtualization/hostPools",
-        "AVD_HOST_POOL_ID",
+        V.hostPoolId.name,
     );
     const version = typedId(
-        required(env, "AVD_IMAGE_VERSION_ID", "the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)"),
+        r.required(V.imageVersionId, "the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)"),
         "Microsoft.Compute/galleries/images/versions",
-        "AVD_IMAGE_VERSION_ID",
+        V.imageVersionId.name,
     );
     if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version.name)) {
-        throw new InputError(`AVD_IMAGE_VERSION_ID ends in "${version.name}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
+        throw new InputError(`${V.imageVersionId.name} ends in "${version.name}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
     return { vmss, hostPool, imageVersionId: version.id, imageDefinitionId: parentId(version), imageVersion: version.name };
 }
 
 export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     const targets = readTargets(env);
-    let pauseMs: number;
-    const pauseRaw = required(env, "AVD_PAUSE_BETWEEN_BATCHES", 'an ISO 8601 duration such as "PT10M"');
-    try {
-        pauseMs = parseIsoDuration(pauseRaw);
-    } catch (e) {
-        if (e instanceof DurationError) throw new InputError(`AVD_PAUSE_BETWEEN_BATCHES: ${e.message}.`);
-        throw e;
-    }
-    const body = value(env, "AVD_DRAIN_MESSAGE_BODY");
-    const title = value(env, "AVD_DRAIN_MESSAGE_TITLE");
-    const forceAsked = boolean(env, "AVD_FORCE_LOGOFF", false);
+    const r = reader(env);
+    const pauseMs = r.durationMs(V.pauseBetweenBatches);
+    const body = r.text(V.drainMessageBody);
+    const title = r.text(V.drainMessageTitle);
+    const forceAsked = r.boolean(V.forceLogoff, false);
+    const maxRunMinutes = r.optionalInteger(V.maxRunMinutes);
     return {
         ...targets,
         policy: {
-            maxBatchInstancePercent: integer(env, "AVD_MAX_BATCH_PERCENT", 1, 100),
-            maxUnhealthyInstancePercent: integer(env, "AVD_MAX_UNHEALTHY_PERCENT", 0, 100),
-            maxUnhealthyUpgradedInstancePercent: integer(env, "AVD_MAX_UNHEALTHY_UPGRADED_PERCENT", 0, 100),
-            prioritizeUnhealthyInstances: boolean(env, "AVD_PRIORITIZE_UNHEALTHY", true),
+            maxBatchInstancePercent: r.integer(V.maxBatchPercent),
+            maxUnhealthyInstancePercent: r.integer(V.maxUnhealthyPercent),
+            maxUnhealthyUpgradedInstancePercent: r.integer(V.maxUnhealthyUpgradedPercent),
+            prioritizeUnhealthyInstances: r.boolean(V.prioritizeUnhealthy, true),
         },
         pauseMs,
-        drainTimeoutMs: integer(env, "AVD_DRAIN_TIMEOUT_MINUTES", 0, 10080) * 60_000,
+        drainTimeoutMs: r.integer(V.drainTimeoutMinutes) * 60_000,
         message: body ? { title: title ?? DEFAULT_MESSAGE_TITLE, body } : undefined,
         forceLogoff: forceAsked && body !== undefined,
         forceLogoffIgnored: forceAsked && body === undefined,
-        pollMs: seconds(env, "AVD_POLL_SECONDS", 30),
-        healthTimeoutMs: integer(env, "AVD_HEALTH_TIMEOUT_MINUTES", 1, 1440, 45) * 60_000,
-        logOffDisconnectedSessions: boolean(env, "AVD_LOG_OFF_DISCONNECTED", false),
-        maxRunMs: value(env, "AVD_MAX_RUN_MINUTES") === undefined ? undefined : integer(env, "AVD_MAX_RUN_MINUTES", 10, 10080) * 60_000,
+        pollMs: r.seconds(V.pollSeconds, 30),
+        healthTimeoutMs: r.integer(V.healthTimeoutMinutes, 45) * 60_000,
+        ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
+        logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
     };
 }
 
 export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
     const targets = readTargets(env);
-    const mode = value(env, "AVD_UPGRADE_MODE") ?? "Manual";
-    if (mode !== "Manual" && mode !== "Rolling" && mode !== "Automatic") {
-        throw new InputError(`AVD_UPGRADE_MODE must be Manual, Rolling or Automatic, got "${mode}".`);
-    }
+    const r = reader(env);
+    const probeTimeoutMinutes = r.integer(V.probeTimeoutMinutes, DEFAULTS.probeTimeoutMinutes);
+    const timeoutMinutes = r.integer(V.gateTimeoutMinutes, 60);
     return {
         ...targets,
-        upgradeMode: mode,
-        maxLoginSeconds: integer(env, "AVD_MAX_LOGIN_SECONDS", 1, 3600, 30),
-        loginProbe: boolean(env, "AVD_LOGIN_PROBE", false),
-        maxCpuPercent: integer(env, "AVD_MAX_CPU_PERCENT", 1, 100, 80),
-        minFreeMemoryPercent: integer(env, "AVD_MIN_FREE_MEMORY_PERCENT", 0, 99, 20),
-        checkFslogix: boolean(env, "AVD_CHECK_FSLOGIX", true),
-        timeoutMs: integer(env, "AVD_GATE_TIMEOUT_MINUTES", 1, 10080, 60) * 60_000,
-        probeTimeoutMs: integer(env, "AVD_PROBE_TIMEOUT_MINUTES", 1, 90, 10) * 60_000,
-        pollMs: seconds(env, "AVD_POLL_SECONDS", 30),
+        upgradeMode: r.oneOf(V.upgradeMode, UPGRADE_MODES, "Manual"),
+        maxLoginSeconds: r.integer(V.maxLoginSeconds, 30),
+        loginProbe: r.boolean(V.loginProbe, false),
+        maxCpuPercent: r.integer(V.maxCpuPercent, 80),
+        minFreeMemoryPercent: r.integer(V.minFreeMemoryPercent, 20),
+        checkFslogix: r.boolean(V.checkFslogix, true),
+        timeoutMs: timeoutMinutes * 60_000,
+        probeTimeoutMs: probeTimeoutMinutes * 60_000,
+        pollMs: r.seconds(V.pollSeconds, 30),
     };
 }
