@@ -100,11 +100,13 @@ function signInUsers(dv: DesktopVirtualizationModule, hosts: number): number {
     return users;
 }
 
-type CallKind = "list (first page)" | "list (nextLink page)" | "operation status" | "single-resource GET" | "write";
+type CallKind = "list (first page)" | "list (nextLink page)" | "operation status" | "lock and marker tags" | "single-resource GET" | "write";
 
 function kindOf(r: RequestRecord): CallKind {
     if (r.method !== "GET") return "write";
     if (/\/providers\/[^/]+\/locations\/[^/]+\/(operations|capsOperations)\//i.test(r.path)) return "operation status";
+    // The rollout's lock lease and drained-host marker: read around every step, independent of the host count.
+    if (/\/providers\/Microsoft\.Resources\/tags\/default$/i.test(r.path)) return "lock and marker tags";
     if (/\/(virtualMachines|sessionHosts|userSessions)$/i.test(r.path)) return /(\$|%24)skiptoken=/i.test(r.query) ? "list (nextLink page)" : "list (first page)";
     return "single-resource GET";
 }
@@ -166,7 +168,7 @@ async function runOnce(hosts: number, env: Record<string, string>): Promise<Roll
         mark();
         const perBatchOverheadMs = marks.slice(1).map((m, i) => m.real - marks[i].real - (m.wait - marks[i].wait) - (m.fake - marks[i].fake));
         const calls: Record<string, number> = {};
-        const callKinds: Record<CallKind, number> = { "list (first page)": 0, "list (nextLink page)": 0, "operation status": 0, "single-resource GET": 0, write: 0 };
+        const callKinds: Record<CallKind, number> = { "list (first page)": 0, "list (nextLink page)": 0, "operation status": 0, "lock and marker tags": 0, "single-resource GET": 0, write: 0 };
         for (const r of fake.requests) {
             calls[r.method] = (calls[r.method] ?? 0) + 1;
             callKinds[kindOf(r)] += 1;
