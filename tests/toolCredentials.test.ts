@@ -1,4 +1,6 @@
 import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as path from "node:path";
 import * as tls from "node:tls";
 import { readFileSync } from "node:fs";
 import { ArmClient, ArmError } from "../tools/azure/arm";
@@ -106,5 +108,48 @@ describe("deploy-time tools sign in with the azure-native provider's credentials
     it("ARM_ENVIRONMENT picks the sovereign cloud's ARM endpoint", () => {
         assert.equal(ArmClient.fromEnvironment({ ARM_ENVIRONMENT: "usgovernment", AVD_ARM_ACCESS_TOKEN: "t" }).endpoint, "https://management.usgovcloudapi.net");
         assert.equal(ArmClient.fromEnvironment({ ARM_ENVIRONMENT: "china", AVD_ARM_ACCESS_TOKEN: "t" }).endpoint, "https://management.chinacloudapi.cn");
+    });
+
+    /** The health gate exactly as its command resource runs it, in a subprocess that trusts the local token endpoint. */
+    function spawnHealthGate(env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+        const cwd = path.resolve(__dirname, "..");
+        return new Promise((resolve, reject) => {
+            const child = spawn(path.join(cwd, "node_modules", ".bin", "tsx"), ["tools/healthGate.ts"], {
+                cwd,
+                env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_EXTRA_CA_CERTS: TOKEN_ENDPOINT_CA_PATH, ...env },
+            });
+            let output = "";
+            child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+            child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+            child.on("error", reject);
+            child.on("close", (code) => resolve({ code, output }));
+        });
+    }
+
+    const GATE_INPUTS = {
+        AVD_VMSS_ID: VMSS,
+        AVD_HOST_POOL_ID: `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-test/providers/Microsoft.DesktopVirtualization/hostPools/vdpool-avd-test`,
+        AVD_IMAGE_VERSION_ID: "/subscriptions/x/resourceGroups/g/providers/Microsoft.Compute/galleries/g/images/i/versions/1.0.0",
+        AVD_UPGRADE_MODE: "Manual",
+        AVD_GATE_TIMEOUT_MINUTES: "1",
+        AVD_POLL_SECONDS: "0.05",
+    };
+
+    it("the health gate CLI signs in through GitHub's OIDC variables and ARM accepts its token; no token is printed", async () => {
+        fake.requests.splice(0);
+        const env = providerEnv({ ...GATE_INPUTS, ARM_USE_OIDC: "true", ACTIONS_ID_TOKEN_REQUEST_URL: entra.githubRequestUrl, ACTIONS_ID_TOKEN_REQUEST_TOKEN: GITHUB_REQUEST_TOKEN });
+        const run = await spawnHealthGate(env);
+        assert.ok(entra.issued.some((r) => r.method === "client_assertion" && r.clientId === CLIENT_ID), run.output);
+        assert.ok(fake.requests.length > 0, "the gate called ARM");
+        assert.ok(fake.requests.every((r) => r.status !== 401), `ARM accepted every call: ${run.output}`);
+        for (const secret of [GITHUB_REQUEST_TOKEN, ARM_TOKEN, "gh-oidc-"]) assert.ok(!run.output.includes(secret), `output never shows ${secret}`);
+    });
+
+    it("the health gate CLI with a wrong client secret exits 1 with one error naming ARM_CLIENT_SECRET and never shows it", async () => {
+        const wrong = "wrong~secret~for~the~cli";
+        const run = await spawnHealthGate(providerEnv({ ...GATE_INPUTS, ARM_CLIENT_SECRET: wrong }));
+        assert.equal(run.code, 1, run.output);
+        assert.match(run.output, /^Error: could not get an Azure access token .* \(ARM_CLIENT_SECRET\)/m);
+        assert.ok(!run.output.includes(wrong));
     });
 });
