@@ -69,6 +69,7 @@ interface CredentialLike {
 /** An @azure/identity credential, cached per scope; `describe` names the sign-in method in errors. */
 export class CredentialTokenProvider implements TokenProvider {
     private credential?: CredentialLike;
+    private factory?: () => Promise<CredentialLike>;
     private readonly cache = new Map<string, AccessTokenLike>();
 
     constructor(
@@ -79,8 +80,6 @@ export class CredentialTokenProvider implements TokenProvider {
         if (typeof credential === "function") this.factory = credential;
         else this.credential = credential;
     }
-
-    private factory?: () => Promise<CredentialLike>;
 
     supports(): boolean {
         return true;
