@@ -21,6 +21,7 @@ import {
 } from "../src/aib/roles";
 import { imageTemplateContent, resolveTemplate, type TemplateIds, type TemplateInput } from "../src/aib/template";
 import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
+import { stackProviderCredentials } from "../src/tools/providerCredentials";
 import type { ImageGallery } from "./imageGallery";
 
 export interface GoldenImageBuildArgs {
@@ -137,8 +138,10 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
             {
                 create: BUILD_COMMAND,
                 ...TOOL_COMMAND_SETTINGS,
-                // Ids and numbers only: the tool authenticates itself, nothing secret travels here.
+                // Ids and numbers, plus the provider's credential settings from the stack config
+                // (secrets stay Pulumi secrets: encrypted in state, [secret] in every preview).
                 environment: {
+                    ...stackProviderCredentials(),
                     AVD_IMAGE_TEMPLATE_ID: template.id,
                     AVD_GALLERY_IMAGE_VERSION_ID: imageVersionId,
                     AVD_CONTENT_HASH: contentHash,

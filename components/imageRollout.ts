@@ -8,6 +8,7 @@
 import * as local from "@pulumi/command/local";
 import * as pulumi from "@pulumi/pulumi";
 import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
+import { stackProviderCredentials, withProviderCredentials } from "../src/tools/providerCredentials";
 import type { RingConfig } from "../src/config/types";
 import { HEALTH_GATE_COMMAND, healthGateEnvironment, ROLLOUT_COMMAND, rolloutEnvironment, runsRollout, validatedVersionFrom } from "../src/rollout/commands";
 
@@ -32,6 +33,8 @@ export class ImageRollout extends pulumi.ComponentResource {
      */
     constructor(name: string, args: ImageRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("avd-image-rings:rings:ImageRollout", name, {}, opts);
+        // The provider's credential settings from the stack config, as ARM_* variables (README "Credentials of the deploy-time tools").
+        const credentials = stackProviderCredentials();
         const targets = pulumi.all([args.vmssId, args.hostPoolId, args.imageVersionId]).apply(([vmssId, hostPoolId, imageVersionId]) => ({ vmssId, hostPoolId, imageVersionId }));
 
         const rollout = runsRollout(args.ring)
@@ -40,7 +43,7 @@ export class ImageRollout extends pulumi.ComponentResource {
                   {
                       create: ROLLOUT_COMMAND,
                       ...TOOL_COMMAND_SETTINGS,
-                      environment: targets.apply((t) => rolloutEnvironment(args.ring, t)),
+                      environment: withProviderCredentials(targets.apply((t) => rolloutEnvironment(args.ring, t)), credentials),
                       triggers: [args.imageVersionId],
                   },
                   { parent: this, dependsOn: opts?.dependsOn },
@@ -52,7 +55,7 @@ export class ImageRollout extends pulumi.ComponentResource {
             {
                 create: HEALTH_GATE_COMMAND,
                 ...TOOL_COMMAND_SETTINGS,
-                environment: targets.apply((t) => healthGateEnvironment(args.ring, t)),
+                environment: withProviderCredentials(targets.apply((t) => healthGateEnvironment(args.ring, t)), credentials),
                 triggers: [args.imageVersionId],
             },
             { parent: this, dependsOn: rollout ? [rollout] : opts?.dependsOn },

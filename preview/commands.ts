@@ -3,10 +3,17 @@
 // shapes are the tools' documented last stdout line (docs/ARCHITECTURE.md).
 import * as semver from "semver";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+
+/** The value inside a secret, as the command provider sees it (an environment with provider credentials is secret). */
+function unsecret(value: unknown): unknown {
+    const wrapped = value as Record<string, unknown> | undefined;
+    return typeof value === "object" && value !== null && wrapped?.[specialSigKey] === specialSecretSig ? wrapped.value : value;
+}
 
 function env(args: MockResourceArgs): Record<string, string> {
-    const environment = (args.inputs as { environment?: Record<string, unknown> }).environment ?? {};
-    return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(v)]));
+    const environment = (unsecret((args.inputs as { environment?: unknown }).environment) ?? {}) as Record<string, unknown>;
+    return Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, String(unsecret(v))]));
 }
 
 function versionOf(imageVersionId: string | undefined, tool: string): string {

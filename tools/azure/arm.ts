@@ -4,7 +4,7 @@
 // counters a benchmark can read. Responses are `unknown`; narrow them with ./json.
 import type { Clock } from "./clock";
 import { systemClock } from "./clock";
-import { ARM_DEFAULT_ENDPOINT, armScopeFor, tokenProviderFromEnvironment, type TokenProvider } from "./credentials";
+import { ARM_DEFAULT_ENDPOINT, armEndpointFromEnvironment, armScopeFor, tokenProviderFromEnvironment, type TokenProvider } from "./credentials";
 import { isRecord, optionalString } from "./json";
 
 export type HttpMethod = "GET" | "PUT" | "PATCH" | "POST" | "DELETE" | "HEAD";
@@ -215,9 +215,9 @@ export class ArmClient {
         this.scope = armScopeFor(this.endpoint);
     }
 
-    /** A client configured from AZURE_RESOURCE_MANAGER_ENDPOINT and AVD_ARM_ACCESS_TOKEN / DefaultAzureCredential. */
+    /** A client configured from AZURE_RESOURCE_MANAGER_ENDPOINT (else ARM_ENVIRONMENT's cloud) and the credentials of tools/azure/credentials.ts. */
     static fromEnvironment(env: NodeJS.ProcessEnv, options: Partial<ArmClientOptions> = {}): ArmClient {
-        const endpoint = options.endpoint ?? (env.AZURE_RESOURCE_MANAGER_ENDPOINT?.trim() || ARM_DEFAULT_ENDPOINT);
+        const endpoint = options.endpoint ?? (env.AZURE_RESOURCE_MANAGER_ENDPOINT?.trim() || armEndpointFromEnvironment(env));
         const clock = options.clock ?? systemClock;
         return new ArmClient({ ...options, endpoint, clock, tokenProvider: options.tokenProvider ?? tokenProviderFromEnvironment(env, endpoint, clock) });
     }
