@@ -9,8 +9,8 @@
 import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
-import { describeAzureFailure, runAsScript, type Io, type ToolOptions } from "./azure/cli";
-import { formatDuration, type Clock } from "./azure/clock";
+import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
+import { formatDuration } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
@@ -45,20 +45,9 @@ export interface BuildInputs {
     pollMs: number;
 }
 
-/** A failure the user can act on; printed as one paragraph (plus an optional log tail). */
-export class BuildFailure extends Error {
-    constructor(
-        message: string,
-        readonly details: string[] = [],
-    ) {
-        super(message);
-        this.name = "BuildFailure";
-    }
-}
-
 function required(env: NodeJS.ProcessEnv, name: string, hint: string): string {
     const v = env[name]?.trim();
-    if (!v) throw new BuildFailure(`${name} is not set: it must be ${hint}.`);
+    if (!v) throw new ToolFailure(`${name} is not set: it must be ${hint}.`);
     return v;
 }
 
@@ -73,20 +62,20 @@ export function readInputs(env: NodeJS.ProcessEnv): BuildInputs {
         templateId = parseTypedResourceId(templateRaw, "Microsoft.VirtualMachineImages/imageTemplates", "AVD_IMAGE_TEMPLATE_ID");
         versionId = parseTypedResourceId(versionRaw, "Microsoft.Compute/galleries/images/versions", "AVD_GALLERY_IMAGE_VERSION_ID");
     } catch (e) {
-        if (e instanceof ResourceIdError) throw new BuildFailure(`${e.message}.`);
+        if (e instanceof ResourceIdError) throw new ToolFailure(`${e.message}.`);
         throw e;
     }
     const version = versionId.name;
-    if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version)) {
-        throw new BuildFailure(`AVD_GALLERY_IMAGE_VERSION_ID ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
+    if (!GALLERY_VERSION_PATTERN.test(version)) {
+        throw new ToolFailure(`AVD_GALLERY_IMAGE_VERSION_ID ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
-    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new BuildFailure(`AVD_CONTENT_HASH must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
+    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new ToolFailure(`AVD_CONTENT_HASH must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
     if (!/^\d+$/.test(timeoutRaw) || Number(timeoutRaw) > 960) {
-        throw new BuildFailure(`AVD_BUILD_TIMEOUT_MINUTES must be a whole number of minutes from 0 to 960, got "${timeoutRaw}".`);
+        throw new ToolFailure(`AVD_BUILD_TIMEOUT_MINUTES must be a whole number of minutes from 0 to 960, got "${timeoutRaw}".`);
     }
     const pollRaw = env.AVD_POLL_SECONDS?.trim() || "60";
     const poll = Number(pollRaw);
-    if (!/^\d+(\.\d+)?$/.test(pollRaw) || !(poll > 0)) throw new BuildFailure(`AVD_POLL_SECONDS must be a positive number of seconds, got "${pollRaw}".`);
+    if (!/^\d+(\.\d+)?$/.test(pollRaw) || !(poll > 0)) throw new ToolFailure(`AVD_POLL_SECONDS must be a positive number of seconds, got "${pollRaw}".`);
     return {
         templateId,
         versionId,
@@ -142,25 +131,6 @@ const SUB_STATE_TEXT: Record<string, string> = {
     distributing: "sysprep, generalizing and publishing to the gallery (typically 10-20 min)",
 };
 
-class Progress {
-    private readonly start: number;
-
-    constructor(
-        private readonly io: Io,
-        private readonly clock: Clock,
-    ) {
-        this.start = clock.now();
-    }
-
-    elapsedMs(): number {
-        return this.clock.now() - this.start;
-    }
-
-    line(text: string): void {
-        this.io.stderr(`[${formatDuration(this.elapsedMs())}] ${text}`);
-    }
-}
-
 interface VersionView {
     provisioningState?: string;
     contentHash?: string;
@@ -209,7 +179,7 @@ export class BuildTrigger {
                     return this.result("Succeeded", true);
                 }
                 const found = existing.contentHash ? `ContentHash ${short(existing.contentHash)}` : "no ContentHash tag";
-                throw new BuildFailure(
+                throw new ToolFailure(
                     `image version ${version} is already published with different content; bump avd-image-rings:imageVersion (PATCH for a small fix) in Pulumi.${this.options.stack ?? "<stack>"}.yaml. ` +
                         `The published version carries ${found}, this deployment's content is ${short(this.inputs.contentHash)}; ` +
                         `published versions are never overwritten, so hosts running ${version} keep exactly the image they were validated with.`,
@@ -223,7 +193,7 @@ export class BuildTrigger {
                 this.progress.line(`image version ${version} is being deleted; waiting for that to finish`);
                 await this.waitForVersionGone();
             } else if (!attach) {
-                throw new BuildFailure(
+                throw new ToolFailure(
                     `image version ${version} is in state ${state} but no build of the template is running, so another operation is changing it; wait for it to finish (az sig image-version show) and run the deployment again.`,
                 );
             }
@@ -247,12 +217,12 @@ export class BuildTrigger {
     private async checkTemplate(): Promise<TemplateView> {
         const body = await this.arm.tryGet(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION });
         if (body === undefined) {
-            throw new BuildFailure(`image template ${this.inputs.templateId.name} was not found in resource group ${this.inputs.templateId.resourceGroupName} (${this.templatePath}); deploy it first (pulumi up creates it before this trigger runs).`);
+            throw new ToolFailure(`image template ${this.inputs.templateId.name} was not found in resource group ${this.inputs.templateId.resourceGroupName} (${this.templatePath}); deploy it first (pulumi up creates it before this trigger runs).`);
         }
         const view = viewTemplate(body);
         if (view.provisioningState && !/^succeeded$/i.test(view.provisioningState)) {
             const pe = view.provisioningError;
-            throw new BuildFailure(
+            throw new ToolFailure(
                 `image template ${this.inputs.templateId.name} is in provisioning state ${view.provisioningState}, so it cannot be run` +
                     (pe ? ` (provisioningError ${pe.code ?? "?"}: ${pe.message ?? ""})` : "") +
                     "; fix the template configuration and deploy again (a changed template is replaced, not updated).",
@@ -262,11 +232,11 @@ export class BuildTrigger {
         const target = distributors.find((d) => sameResourceId(optionalString(d, "galleryImageId") ?? "", this.versionPath));
         if (!target) {
             const actual = distributors.map((d) => optionalString(d, "galleryImageId") ?? "?").join(", ") || "no gallery";
-            throw new BuildFailure(`image template ${this.inputs.templateId.name} publishes to ${actual}, not to ${this.versionPath}; the template and AVD_GALLERY_IMAGE_VERSION_ID must name the same version.`);
+            throw new ToolFailure(`image template ${this.inputs.templateId.name} publishes to ${actual}, not to ${this.versionPath}; the template and AVD_GALLERY_IMAGE_VERSION_ID must name the same version.`);
         }
         const stamped = getCaseInsensitive(stringMap(target, "artifactTags"), CONTENT_HASH_TAG);
         if (stamped?.toLowerCase() !== this.inputs.contentHash) {
-            throw new BuildFailure(
+            throw new ToolFailure(
                 `image template ${this.inputs.templateId.name} stamps ${stamped ? `ContentHash ${short(stamped)}` : "no ContentHash artifact tag"} on the version, but this deployment's content hash is ${short(this.inputs.contentHash)}; the template is out of date, run pulumi up again so it is replaced.`,
             );
         }
@@ -281,7 +251,7 @@ export class BuildTrigger {
     private async waitForVersionGone(): Promise<void> {
         const deadline = this.arm.clock.now() + this.inputs.timeoutMinutes * 60_000;
         while (await this.getVersion()) {
-            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`image version ${this.inputs.version} was still being deleted after ${this.inputs.timeoutMinutes} minutes; check it in the portal and run the deployment again.`);
+            if (this.arm.clock.now() >= deadline) throw new ToolFailure(`image version ${this.inputs.version} was still being deleted after ${this.inputs.timeoutMinutes} minutes; check it in the portal and run the deployment again.`);
             await this.arm.sleep(this.inputs.pollMs);
         }
     }
@@ -292,7 +262,7 @@ export class BuildTrigger {
             await this.arm.sleep(this.inputs.pollMs);
             const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
             if (view.lastRun.runState?.toLowerCase() !== "canceling") return;
-            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`the previous build of ${this.inputs.templateId.name} is still cancelling after ${this.options.cancelWaitMinutes} minutes; try again later.`);
+            if (this.arm.clock.now() >= deadline) throw new ToolFailure(`the previous build of ${this.inputs.templateId.name} is still cancelling after ${this.options.cancelWaitMinutes} minutes; try again later.`);
         }
     }
 
@@ -364,7 +334,7 @@ export class BuildTrigger {
     private async succeeded(): Promise<BuildResult> {
         const v = await this.getVersion();
         if (!v || !/^succeeded$/i.test(v.provisioningState ?? "")) {
-            throw new BuildFailure(`Image Builder reported the run Succeeded, but image version ${this.inputs.version} is ${v ? `in state ${v.provisioningState ?? "unknown"}` : "missing from the gallery"}; check the template's distribute target and run the deployment again.`);
+            throw new ToolFailure(`Image Builder reported the run Succeeded, but image version ${this.inputs.version} is ${v ? `in state ${v.provisioningState ?? "unknown"}` : "missing from the gallery"}; check the template's distribute target and run the deployment again.`);
         }
         this.progress.line(`image version ${this.inputs.version} published (${v.replication ?? "replication complete"}) after ${formatDuration(this.progress.elapsedMs())}`);
         return this.result("Succeeded", false);
@@ -382,7 +352,7 @@ export class BuildTrigger {
         throw await this.failure(view.lastRun.runState ?? "Canceled", view.lastRun, view, undefined, `did not finish within ${limitMinutes} minutes (build timeout ${this.inputs.timeoutMinutes} + ${this.options.graceMinutes} minutes grace); ${cancelNote}`);
     }
 
-    private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<BuildFailure> {
+    private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<ToolFailure> {
         const what = `Image build for version ${this.inputs.version} (template ${this.inputs.templateId.name})`;
         const elapsed = formatDuration(this.progress.elapsedMs());
         const parts = [
@@ -396,7 +366,7 @@ export class BuildTrigger {
         if (/^partiallysucceeded$/i.test(runState)) parts.push(`Some distribution targets failed; the version is not usable as published. Run the deployment again to delete the failed version and rebuild.`);
         parts.push("See docs/build-trigger.md (Troubleshooting) for common causes.");
         const log = await this.logTail(view, run.message);
-        return new BuildFailure(parts.join(" "), log);
+        return new ToolFailure(parts.join(" "), log);
     }
 
     private async logTail(view: TemplateView, message: string | undefined): Promise<string[]> {
@@ -560,8 +530,7 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
 }
 
 function describeFailure(e: unknown): string[] {
-    if (e instanceof BuildFailure) return [`Error: ${e.message}`, ...e.details];
-    return describeAzureFailure(e, {
+    return describeToolFailure(e, {
         tool: "image build trigger",
         permissions: "it needs Contributor on the image template's and the gallery's resource groups",
         retryLater: "run the deployment again later",

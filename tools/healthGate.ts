@@ -10,11 +10,11 @@
 // Progress goes to stderr; on success the last stdout line is one JSON object (GateResult).
 // Exit 0 = validated, 1 = failed (per-host table on stderr), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type ToolOptions } from "./azure/cli";
+import { runAsScript, type ToolOptions } from "./shared/tool";
 import { InputError, readGateInputs } from "./rollout/env";
 import { describeFailure } from "./rollout/failure";
 import { HealthGate } from "./rollout/healthGateRunner";
-import type { Io } from "./rollout/report";
+import type { Io } from "./shared/tool";
 
 export type { GateResult } from "./rollout/healthGateRunner";
 

@@ -12,10 +12,10 @@
 // Exit 0 = every host on the target version, 1 = stopped or failed (report on stderr),
 // 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type ToolOptions } from "./azure/cli";
+import { runAsScript, type ToolOptions } from "./shared/tool";
 import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
-import type { Io } from "./rollout/report";
+import type { Io } from "./shared/tool";
 import { Rollout } from "./rollout/rolloutRunner";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";

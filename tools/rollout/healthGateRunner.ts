@@ -12,7 +12,8 @@ import { isReady } from "../../src/rollout/hosts";
 import { LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { beginRunCommand, getScaleSet, latestRollingUpgrade, modelReferencesTarget, readHosts, runCommandOutput, type Host } from "./azure";
 import type { GateInputs } from "./env";
-import { list, Progress, table, ToolFailure, type Io } from "./report";
+import { Progress, ToolFailure, type Io } from "../shared/tool";
+import { list, table } from "./report";
 
 export interface GateResult {
     validatedImageVersion: string;

@@ -10,7 +10,8 @@ import { batchSize, initialProgress, nextBatchLimit, planNextBatch } from "../..
 import type { ArmClient } from "../azure/arm";
 import { getScaleSet, listUserSessions, logOff, manualUpgrade, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
-import { list, Progress, table, ToolFailure, type Io } from "./report";
+import { Progress, ToolFailure, type Io } from "../shared/tool";
+import { list, table } from "./report";
 
 export interface RolloutResult {
     imageVersion: string;
