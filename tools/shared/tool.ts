@@ -5,6 +5,9 @@
 import { ArmError, LroFailedError } from "../azure/arm";
 import { formatDuration, type Clock } from "../azure/clock";
 import { CredentialError, type TokenProvider } from "../azure/credentials";
+import { StopRequested } from "./stop";
+
+export { StopRequested };
 
 export interface Io {
     stdout(line: string): void;
@@ -52,14 +55,6 @@ export class ToolFailure extends Error {
     ) {
         super(message);
         this.name = "ToolFailure";
-    }
-}
-
-/** The tool was asked to stop (SIGINT/SIGTERM) while it waited; `where` says what it was doing. */
-export class StopRequested extends Error {
-    constructor(readonly where = "") {
-        super(`stopped on request${where ? ` while ${where}` : ""}`);
-        this.name = "StopRequested";
     }
 }
 
