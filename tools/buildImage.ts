@@ -9,7 +9,7 @@
 import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
-import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
+import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, StopRequested, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
 import { formatDuration } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
@@ -187,7 +187,9 @@ export class BuildTrigger {
             }
             if (/^failed$/i.test(state)) {
                 this.progress.line(`image version ${version} exists in state Failed (a failed earlier build); deleting it before building`);
-                await this.arm.lro("DELETE", this.versionPath, { apiVersion: GALLERY_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+                // Gallery version delete has no final-state-via (Compute sends both headers); bounded by the build timeout.
+                const timeoutMs = this.inputs.timeoutMinutes * 60_000;
+                await this.arm.lro("DELETE", this.versionPath, { apiVersion: GALLERY_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs, deadline: this.arm.clock.now() + timeoutMs });
                 this.progress.line(`deleted the failed image version ${version}`);
             } else if (/^deleting$/i.test(state)) {
                 this.progress.line(`image version ${version} is being deleted; waiting for that to finish`);
@@ -209,9 +211,26 @@ export class BuildTrigger {
         if (attach) {
             this.progress.line(`a build of this template is already running (started ${template.lastRun.startTime ?? "earlier"}); following it instead of starting another`);
         } else {
-            operation = await this.startRun();
+            this.arm.throwIfStopped("the image build to start");
+            operation = await this.startRun(template.lastRun.startTime);
         }
+        this.runInProgress = true;
         return this.monitor(operation);
+    }
+
+    /** True once a run was started or attached to: a stop then leaves it to Image Builder. */
+    runInProgress = false;
+
+    /** What a stop (SIGINT/SIGTERM) leaves behind, for the user. */
+    stopNote(): string[] {
+        const t = this.inputs.templateId;
+        if (!this.runInProgress) return [`No image build was started for version ${this.inputs.version}; the next pulumi up starts it.`];
+        return [
+            `The Image Builder run of template ${t.name} (resource group ${t.resourceGroupName}) keeps running in Azure; it was not cancelled, so the build time already spent is not lost.`,
+            `Watch it: az image builder show --name ${t.name} --resource-group ${t.resourceGroupName} --query properties.lastRunStatus`,
+            `The next pulumi up finds the running build and follows it (or reuses version ${this.inputs.version} if it has been published) instead of starting a second one.`,
+            `To stop it instead: az image builder cancel --name ${t.name} --resource-group ${t.resourceGroupName}`,
+        ];
     }
 
     private async checkTemplate(): Promise<TemplateView> {
@@ -266,9 +285,30 @@ export class BuildTrigger {
         }
     }
 
-    private async startRun(): Promise<LroPoller | undefined> {
+    /**
+     * POST run, which is never blindly repeated. When its answer is lost (5xx, dropped connection)
+     * the template says whether Azure applied it: a lastRunStatus newer than `previousStart`
+     * (or Running) is our run, which is followed; otherwise the run was not applied and is sent again.
+     */
+    private async startRun(previousStart: string | undefined): Promise<LroPoller | undefined> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.sendRun();
+            } catch (e) {
+                if (!(e instanceof ArmError && e.outcomeUnknown) || attempt >= 3) throw e;
+                const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+                if (isRunning(view.lastRun.runState) || (view.lastRun.startTime !== undefined && view.lastRun.startTime !== previousStart)) {
+                    this.progress.line(`the answer to starting build ${this.inputs.version} was lost (${e.code}), but Image Builder started it (${view.lastRun.runState ?? "Running"} since ${view.lastRun.startTime ?? "now"}); following that run`);
+                    return undefined;
+                }
+                this.progress.line(`the answer to starting build ${this.inputs.version} was lost (${e.code}) and no run started; starting it again`);
+            }
+        }
+    }
+
+    private async sendRun(): Promise<LroPoller | undefined> {
         try {
-            const op = await this.arm.begin("POST", `${this.templatePath}/run`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+            const op = await this.arm.begin("POST", `${this.templatePath}/run`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, finalStateVia: "azure-async-operation" });
             this.progress.line(`started image build ${this.inputs.version} (template ${this.inputs.templateId.name})`);
             return op.done ? undefined : op;
         } catch (e) {
@@ -295,7 +335,7 @@ export class BuildTrigger {
             const wait = Math.max(this.inputs.pollMs, operation && !operation.done ? operation.nextPollDelayMs() : 0);
             await this.arm.sleep(Math.min(wait, Math.max(0, deadline - this.arm.clock.now())));
             if (this.arm.clock.now() >= deadline) return this.timedOut(limitMinutes);
-            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION, deadline }));
             if (operation && !operation.done && !operationError) {
                 try {
                     await operation.poll();
@@ -344,12 +384,38 @@ export class BuildTrigger {
         this.progress.line(`build ${this.inputs.version} did not finish within ${limitMinutes} minutes; cancelling the run`);
         let cancelNote = "the run was cancelled";
         try {
-            await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: this.options.cancelWaitMinutes * 60_000 });
+            await this.cancelRun();
         } catch (e) {
             cancelNote = `cancelling the run failed (${e instanceof ArmError ? `${e.code}: ${e.armMessage}` : String(e)}); cancel it with "az image builder cancel"`;
         }
         const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
         throw await this.failure(view.lastRun.runState ?? "Canceled", view.lastRun, view, undefined, `did not finish within ${limitMinutes} minutes (build timeout ${this.inputs.timeoutMinutes} + ${this.options.graceMinutes} minutes grace); ${cancelNote}`);
+    }
+
+    /**
+     * POST cancel, never blindly repeated: when its answer is lost the template says whether
+     * Azure applied it (Canceling/Canceled); if not, the cancel is sent once more.
+     */
+    private async cancelRun(): Promise<void> {
+        const cancelWaitMs = this.options.cancelWaitMinutes * 60_000;
+        const deadline = this.arm.clock.now() + cancelWaitMs;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: Math.max(0, deadline - this.arm.clock.now()), deadline, finalStateVia: "azure-async-operation" });
+                return;
+            } catch (e) {
+                if (!(e instanceof ArmError && e.outcomeUnknown) || attempt >= 3) throw e;
+                const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION, deadline }));
+                const state = view.lastRun.runState?.toLowerCase();
+                if (state === "canceling") {
+                    this.progress.line(`the answer to the cancel was lost (${e.code}), but Image Builder is cancelling the run; waiting for it`);
+                    await this.waitWhileCanceling();
+                    return;
+                }
+                if (state !== "running") return;
+                this.progress.line(`the answer to the cancel was lost (${e.code}) and the run is still Running; cancelling again`);
+            }
+        }
     }
 
     private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<ToolFailure> {
@@ -512,10 +578,19 @@ function short(hash: string): string {
 
 /** Runs the trigger; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    let trigger: BuildTrigger | undefined;
     try {
         const inputs = readInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
-        const trigger = new BuildTrigger(arm, inputs, io, {
+        const arm = ArmClient.fromEnvironment(env, {
+            clock: options.clock,
+            tokenProvider: options.tokenProvider,
+            fetch: options.fetch,
+            retry: options.retry,
+            defaultPollIntervalMs: inputs.pollMs,
+            signal: options.signal,
+            heartbeat: (line) => io.stderr(`  ${line}`),
+        });
+        trigger = new BuildTrigger(arm, inputs, io, {
             graceMinutes: options.graceMinutes ?? GRACE_MINUTES,
             cancelWaitMinutes: options.cancelWaitMinutes ?? 10,
             stack: env.PULUMI_STACK?.trim() || undefined,
@@ -524,6 +599,11 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         io.stdout(JSON.stringify(result));
         return 0;
     } catch (e) {
+        if (e instanceof StopRequested) {
+            io.stderr(`Error: the image build trigger ${e.message}.`);
+            for (const line of trigger?.stopNote() ?? []) io.stderr(line);
+            return 1;
+        }
         for (const line of describeFailure(e)) io.stderr(line);
         return 1;
     }
