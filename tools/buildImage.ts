@@ -10,7 +10,7 @@ import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
 import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, StopRequested, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
-import { formatDuration } from "./azure/clock";
+import { formatDuration, systemClock } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
@@ -581,6 +581,7 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     let trigger: BuildTrigger | undefined;
     try {
         const inputs = readInputs(env);
+        const heartbeat = new Progress(io, options.clock ?? systemClock);
         const arm = ArmClient.fromEnvironment(env, {
             clock: options.clock,
             tokenProvider: options.tokenProvider,
@@ -588,7 +589,7 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
             retry: options.retry,
             defaultPollIntervalMs: inputs.pollMs,
             signal: options.signal,
-            heartbeat: (line) => io.stderr(`  ${line}`),
+            heartbeat: (line) => heartbeat.line(line),
         });
         trigger = new BuildTrigger(arm, inputs, io, {
             graceMinutes: options.graceMinutes ?? GRACE_MINUTES,

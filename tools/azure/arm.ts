@@ -569,11 +569,12 @@ export class LroPoller {
         const deadline = timeoutMs === undefined ? undefined : this.client.clock.now() + timeoutMs;
         const what = `${this.method} ${redactUrl(this.client.url(this.path, this.options))} to finish`;
         while (!this.done) {
-            const asked = this.nextPollDelayMs();
-            // A Retry-After past the deadline is cut to the deadline: one last look, then the timeout.
-            const delay = deadline === undefined ? asked : Math.min(asked, Math.max(0, deadline - this.client.clock.now()));
-            if (deadline !== undefined && this.client.clock.now() >= deadline) {
-                throw new ArmError(0, "OperationTimedOut", `the operation did not finish within ${formatDuration(timeoutMs ?? 0)} (last status ${this.status})`, this.method, redactUrl(this.client.url(this.path, this.options)), 1);
+            const delay = this.nextPollDelayMs();
+            if (deadline !== undefined && this.client.clock.now() + delay > deadline) {
+                // Polling before Retry-After would be refused: wait out the deadline, then stop.
+                await this.client.sleep(deadline - this.client.clock.now(), what);
+                const askedNote = delay > this.defaultIntervalMs ? `; Azure asked to poll again only after ${formatDuration(delay)}` : "";
+                throw new ArmError(0, "OperationTimedOut", `the operation did not finish within ${formatDuration(timeoutMs ?? 0)} (last status ${this.status}${askedNote})`, this.method, redactUrl(this.client.url(this.path, this.options)), 1);
             }
             await this.client.sleep(delay, what);
             await this.poll();
