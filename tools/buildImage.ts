@@ -6,6 +6,7 @@
 // AVD_BUILD_TIMEOUT_MINUTES, optional AVD_POLL_SECONDS (default 60); ARM endpoint and
 // credentials as in tools/azure/credentials.ts. Progress goes to stderr; on success the last
 // line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
+import { AnonymousCredential, ContainerClient, newPipeline, Pipeline, RestError, type RequestPolicyFactory } from "@azure/storage-blob";
 import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
@@ -475,17 +476,13 @@ interface StagingAccount {
     blobEndpoint: string;
 }
 
-interface BlobEntry {
-    name: string;
-    lastModified: number;
-    size: number;
-}
-
 /**
  * The build's customization.log, where AIB writes it: the staging resource group's storage
- * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with a
- * short-lived read/list account SAS from ARM (listAccountSas needs only ARM rights, which the
- * deploying identity has); if the account forbids shared keys, with an Azure Storage token.
+ * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with
+ * @azure/storage-blob and a short-lived read/list account SAS from ARM (listAccountSas needs only
+ * ARM rights, which the deploying identity has); if the account forbids shared keys, with an Azure
+ * Storage token. The log is best effort, so the blob client does not retry (its retries would
+ * sleep on real timers, outside the tool's clock and deadlines).
  */
 export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupId: string, runMessage?: string): Promise<{ text: string; source: string } | undefined> {
     const accounts = (await arm.list(`${stagingResourceGroupId}/providers/Microsoft.Storage/storageAccounts`, { apiVersion: STORAGE_API_VERSION }))
@@ -497,16 +494,23 @@ export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupI
     const namedAccount = named ? accounts.find((a) => named.toLowerCase().startsWith(withSlash(a.blobEndpoint).toLowerCase())) : undefined;
     const candidates = namedAccount ? [namedAccount] : accounts;
     for (const account of candidates) {
-        const auth = await blobAuth(arm, account);
+        const container = await packerLogs(arm, account);
         const prefix = named && namedAccount ? named.slice(withSlash(account.blobEndpoint).length + "packerlogs/".length).replace(/customization\.log$/i, "") : "";
-        const blobs = await listBlobs(arm, auth, prefix);
-        const log = blobs.filter((b) => /(^|\/)customization\.log$/i.test(b.name)).sort((a, b) => b.lastModified - a.lastModified)[0];
+        let log: { name: string; lastModified: number; size: number } | undefined;
+        try {
+            for await (const blob of container.listBlobsFlat({ prefix })) {
+                if (!/(^|\/)customization\.log$/i.test(blob.name)) continue;
+                const entry = { name: blob.name, lastModified: blob.properties.lastModified.getTime(), size: blob.properties.contentLength ?? 0 };
+                if (!log || entry.lastModified > log.lastModified) log = entry;
+            }
+        } catch (e) {
+            if (e instanceof RestError && e.statusCode === 404) continue;
+            throw e;
+        }
         if (!log) continue;
         const start = Math.max(0, log.size - LOG_TAIL_BYTES);
-        const headers: Record<string, string> = { ...auth.headers };
-        if (log.size > 0) headers["x-ms-range"] = `bytes=${start}-${log.size - 1}`;
-        const res = await arm.external("GET", auth.url(`packerlogs/${log.name}`), { headers, scope: auth.scope });
-        let text = res.body;
+        const download = await container.getBlobClient(log.name).download(start, log.size > 0 ? log.size - start : undefined);
+        let text = await streamText(download.readableStreamBody);
         // A ranged read can start mid-line; drop the partial first line.
         if (start > 0) text = text.slice(text.indexOf("\n") + 1);
         return { text, source: `storage account ${account.name}, packerlogs/${log.name}` };
@@ -514,17 +518,14 @@ export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupI
     return undefined;
 }
 
-interface BlobAuth {
-    url(blobPath: string, query?: string): string;
-    headers: Record<string, string>;
-    scope?: string;
-}
-
 function withSlash(url: string): string {
     return url.endsWith("/") ? url : `${url}/`;
 }
 
-async function blobAuth(arm: ArmClient, account: StagingAccount): Promise<BlobAuth> {
+const BLOB_CLIENT_OPTIONS = { retryOptions: { maxTries: 1 } };
+
+/** The `packerlogs` container, reachable with an account SAS, or with a Storage token where shared keys are off. */
+async function packerLogs(arm: ArmClient, account: StagingAccount): Promise<ContainerClient> {
     const endpoint = withSlash(account.blobEndpoint);
     const expiry = new Date(arm.clock.now() + 60 * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
     const body = await arm.post(`${account.id}/ListAccountSas`, {
@@ -539,37 +540,45 @@ async function blobAuth(arm: ArmClient, account: StagingAccount): Promise<BlobAu
     });
     const sas = optionalString(body, "accountSasToken");
     if (!sas) throw new Error(`listAccountSas on ${account.name} returned no accountSasToken`);
-    const sasAuth: BlobAuth = { url: (p, q) => `${endpoint}${p}?${q ? `${q}&` : ""}${sas}`, headers: {} };
+    const withSas = new ContainerClient(`${endpoint}packerlogs?${sas}`, new AnonymousCredential(), BLOB_CLIENT_OPTIONS);
     // Probe once: accounts with allowSharedKeyAccess=false refuse every SAS signed with a key.
-    const probe = await arm.external("GET", sasAuth.url("packerlogs", "restype=container&comp=list&maxresults=1"), { acceptStatuses: [403, 404] });
-    if (probe.status !== 403) return sasAuth;
+    try {
+        await withSas.listBlobsFlat().byPage({ maxPageSize: 1 }).next();
+        return withSas;
+    } catch (e) {
+        if (!(e instanceof RestError)) throw e;
+        if (e.statusCode === 404) return withSas;
+        if (e.statusCode !== 403) throw e;
+    }
     if (!arm.tokenProvider.supports(STORAGE_SCOPE)) {
         throw new Error(`storage account ${account.name} refuses shared-key (SAS) access and no Azure Storage token is available (AVD_ARM_ACCESS_TOKEN covers ARM only); sign in with "az login" and grant yourself Storage Blob Data Reader on it`);
     }
-    return { url: (p, q) => `${endpoint}${p}${q ? `?${q}` : ""}`, headers: { "x-ms-version": "2021-08-06" }, scope: STORAGE_SCOPE };
+    return new ContainerClient(`${endpoint}packerlogs`, storageTokenPipeline(arm));
 }
 
-async function listBlobs(arm: ArmClient, auth: BlobAuth, prefix: string): Promise<BlobEntry[]> {
-    const entries: BlobEntry[] = [];
-    let marker = "";
-    do {
-        const query = `restype=container&comp=list&prefix=${encodeURIComponent(prefix)}${marker ? `&marker=${encodeURIComponent(marker)}` : ""}`;
-        const res = await arm.external("GET", auth.url("packerlogs", query), { headers: auth.headers, scope: auth.scope, acceptStatuses: [404] });
-        if (res.status === 404) return [];
-        for (const m of res.body.matchAll(/<Blob>([\s\S]*?)<\/Blob>/g)) {
-            const xml = m[1];
-            const name = unescapeXml(/<Name>([^<]*)<\/Name>/.exec(xml)?.[1] ?? "");
-            const lastModified = Date.parse(/<Last-Modified>([^<]*)<\/Last-Modified>/.exec(xml)?.[1] ?? "");
-            const size = Number(/<Content-Length>(\d+)<\/Content-Length>/.exec(xml)?.[1] ?? "0");
-            if (name) entries.push({ name, lastModified: Number.isNaN(lastModified) ? 0 : lastModified, size });
-        }
-        marker = unescapeXml(/<NextMarker>([^<]+)<\/NextMarker>/.exec(res.body)?.[1] ?? "");
-    } while (marker);
-    return entries;
+/**
+ * A Storage pipeline that signs with the tools' token provider. A policy of our own rather than
+ * the SDK's TokenCredential: the SDK's bearer policy refuses plain-http endpoints, which rules out
+ * the local test fake, and this keeps the token's lifetime with the provider.
+ */
+function storageTokenPipeline(arm: ArmClient): Pipeline {
+    const base = newPipeline(new AnonymousCredential(), BLOB_CLIENT_OPTIONS);
+    const bearer: RequestPolicyFactory = {
+        create: (next) => ({
+            sendRequest: async (request) => {
+                request.headers.set("authorization", `Bearer ${await arm.tokenProvider.getToken(STORAGE_SCOPE)}`);
+                return next.sendRequest(request);
+            },
+        }),
+    };
+    return new Pipeline([...base.factories, bearer], base.options);
 }
 
-function unescapeXml(s: string): string {
-    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+async function streamText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+    if (!stream) return "";
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    return Buffer.concat(chunks).toString("utf8");
 }
 
 function short(hash: string): string {

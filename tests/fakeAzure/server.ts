@@ -452,6 +452,8 @@ export class FakeAzure {
                 payload = JSON.stringify(r.body);
                 headers["content-type"] = "application/json; charset=utf-8";
             }
+            // Azure always sends Content-Length (the Storage SDK refuses a download without it).
+            headers["content-length"] = String(Buffer.byteLength(payload));
             res.writeHead(r.status, headers);
             res.end(method === "HEAD" ? undefined : payload);
         };
