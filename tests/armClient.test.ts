@@ -4,6 +4,7 @@ import { VirtualClock } from "../tools/azure/clock";
 import { ARM_DEFAULT_SCOPE, DefaultCredentialTokenProvider, StaticTokenProvider, STORAGE_SCOPE } from "../tools/azure/credentials";
 import { parentId, parseResourceId, parseTypedResourceId, ResourceIdError } from "../tools/azure/ids";
 import { optionalString } from "../tools/azure/json";
+import { StopRequested } from "../tools/shared/tool";
 import { GalleryModule } from "./fakeAzure/gallery";
 import { ImageBuilderModule, IMAGE_BUILDER_API_VERSION } from "./fakeAzure/imageBuilder";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure, type FakeAzureOptions } from "./fakeAzure/server";
@@ -305,5 +306,83 @@ describe("ARM client", () => {
             assert.throws(() => parseResourceId("rg-avd-images"), ResourceIdError);
             assert.throws(() => parseResourceId(`${RG}/providers/Microsoft.Compute/galleries`), ResourceIdError);
         });
+    });
+});
+
+describe("ARM client: final-state-via, deadlines and stop requests", () => {
+    const VMSS = `${RG}/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-avd-test`;
+    let h: Harness;
+    afterEach(async () => {
+        await h?.fake.stop();
+    });
+
+    /** A Compute POST action whose operation finishes with a result, and a GET of the resource it acts on. */
+    async function computeAction(): Promise<Harness> {
+        const x = await harness({ operationRetryAfterSeconds: 5, defaultOperationPolls: 2 });
+        x.fake.route({ method: "GET", pattern: "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}", apiVersion: "2024-11-01", handler: () => ({ status: 200, body: { name: "vmss-avd-test", source: "original-uri" } }) });
+        x.fake.route({
+            method: "POST",
+            pattern: "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}/action",
+            apiVersion: "2024-11-01",
+            handler: () => x.fake.accepted(x.fake.startOperation({ namespace: "Microsoft.Compute", location: "westeurope", apiVersion: "2024-11-01", advance: (n) => (n >= 2 ? { status: "Succeeded", result: { source: "location" } } : undefined) }), {}),
+        });
+        return x;
+    }
+
+    it("a Compute operation answers 202 with both Azure-AsyncOperation and Location", async () => {
+        h = await computeAction();
+        const res = await h.arm.request("POST", `${VMSS}/action`, { apiVersion: "2024-11-01" });
+        assert.equal(res.status, 202);
+        assert.match(res.headers.get("azure-asyncoperation") ?? "", /\/providers\/Microsoft\.Compute\/locations\/westeurope\/operations\//);
+        assert.match(res.headers.get("location") ?? "", /monitor=true/);
+    });
+
+    it("final-state-via location (the default): the result is the Location URL's answer", async () => {
+        h = await computeAction();
+        const result = await h.arm.lro("POST", `${VMSS}/action`, { apiVersion: "2024-11-01" });
+        assert.deepEqual(result, { source: "location" });
+    });
+
+    it("final-state-via azure-async-operation: the result comes from the operation status, the Location URL is never read", async () => {
+        h = await computeAction();
+        const result = await h.arm.lro("POST", `${VMSS}/action`, { apiVersion: "2024-11-01", finalStateVia: "azure-async-operation" });
+        assert.equal(result, undefined, "the operation status body carries no properties");
+        assert.equal(h.fake.requestsMatching("GET", /\/operations\//).filter((r) => r.query.includes("monitor=true")).length, 0);
+    });
+
+    it("final-state-via original-uri: the result of a PATCH is a GET of the resource, not the Location answer", async () => {
+        h = await computeAction();
+        h.fake.route({ method: "PATCH", pattern: "/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachineScaleSets/{name}", apiVersion: "2024-11-01", handler: () => h.fake.accepted(h.fake.startOperation({ namespace: "Microsoft.Compute", location: "westeurope", apiVersion: "2024-11-01", advance: (n) => (n >= 2 ? { status: "Succeeded", result: { source: "location" } } : undefined) }), {}) });
+        const viaResource = await h.arm.lro("PATCH", VMSS, { apiVersion: "2024-11-01", body: {}, finalStateVia: "original-uri" });
+        assert.equal(optionalString(viaResource, "source"), "original-uri");
+        const viaLocation = await h.arm.lro("PATCH", VMSS, { apiVersion: "2024-11-01", body: {}, finalStateVia: "location" });
+        assert.equal(optionalString(viaLocation, "source"), "location");
+    });
+
+    it("fails at once, naming the wait, when a Retry-After reaches past the call's deadline", async () => {
+        h = await harness();
+        h.fake.injectFailure({ method: "GET", path: TEMPLATE, status: 429, retryAfterSeconds: 86_400 });
+        const start = h.clock.now();
+        await assert.rejects(h.arm.get(TEMPLATE, { apiVersion: IMAGE_BUILDER_API_VERSION, deadline: start + 30 * 60_000 }), (e: unknown) => {
+            assert.ok(e instanceof ArmError);
+            assert.match(e.message, /Azure asked to retry in 24h00m00s, but only 30m00s remain before this step's deadline/);
+            return true;
+        });
+        assert.equal(h.clock.now(), start, "no time spent waiting for a retry that could never happen in time");
+    });
+
+    it("says what a long wait is for at least every 5 minutes, and rejects with StopRequested when stopped", async () => {
+        const clock = new VirtualClock();
+        const lines: string[] = [];
+        const stop = new AbortController();
+        const arm = new ArmClient({ endpoint: "http://127.0.0.1:9", clock, tokenProvider: new StaticTokenProvider(TOKEN, ARM_DEFAULT_SCOPE), heartbeat: (l) => lines.push(l), signal: stop.signal });
+        await arm.sleep(17 * 60_000, "the rolling upgrade");
+        assert.equal(lines.length, 4);
+        assert.match(lines[0], /^waiting 17m00s more \(until 2026-01-12T08:17:00\.000Z\) for the rolling upgrade$/);
+
+        const waiting = arm.sleep(60 * 60_000, "the build");
+        stop.abort();
+        await assert.rejects(waiting, (e: unknown) => e instanceof StopRequested && /while waiting for the build/.test(e.message));
+        await assert.rejects(arm.sleep(1), StopRequested, "later waits reject at once");
     });
 });

@@ -9,7 +9,7 @@ import { optionalString } from "../tools/azure/json";
 import { main, type BuildResult, type MainOptions } from "../tools/buildImage";
 import { GalleryModule } from "./fakeAzure/gallery";
 import { ImageBuilderModule } from "./fakeAzure/imageBuilder";
-import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure, type FakeAzureOptions } from "./fakeAzure/server";
+import { FAKE_SUBSCRIPTION_ID, seededRandom, startFakeAzure, type FakeAzure, type FakeAzureOptions } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-images`;
 const TEMPLATE = `${RG}/providers/Microsoft.VirtualMachineImages/imageTemplates/avd-golden-1-2-0`;
@@ -323,5 +323,131 @@ describe("build trigger (tools/buildImage.ts)", () => {
             assert.equal(out.stderr.trim().split("\n").length, 1);
             assert.match(out.stderr, /^Error: AVD_GALLERY_IMAGE_VERSION_ID is not set/);
         });
+    });
+});
+
+describe("build trigger against lost responses, deadlines and stop requests", () => {
+    let w: World;
+    afterEach(async () => {
+        await w?.fake.stop();
+    });
+
+    for (const seed of [1, 2, 3, 4, 5]) {
+        it(`deletes the failed version, starts exactly one run and publishes when 30% of responses to every method are lost (seed ${seed})`, async () => {
+            w = await world({ lostResponses: { rate: 0.3, random: seededRandom(seed) } });
+            w.gallery.addVersion({ id: VERSION_ID, provisioningState: "Failed" });
+            const run = await trigger(w);
+
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.equal(run.result?.imageVersion, "1.2.0");
+            assert.deepEqual(run.result?.publishedImageVersions, ["1.0.0", "1.1.0", "1.2.0", "1.10.0"]);
+            assert.equal(w.aib.template(TEMPLATE).runs, 1, "Azure started exactly one build");
+            assert.ok(w.fake.requests.some((r) => r.lost), "some responses were lost");
+            assert.deepEqual(w.fake.violations, []);
+            assertNoSecretsOrStacks(run);
+        });
+    }
+
+    for (const status of [0, 502]) {
+        it(`follows the run Azure started when the answer to POST run is lost (${status === 0 ? "dropped connection" : `HTTP ${status}`}) instead of starting a second`, async () => {
+            w = await world();
+            w.fake.injectFailure({ method: "POST", path: /\/run$/, status, applied: true });
+            const run = await trigger(w);
+
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.equal(runPosts(w).length, 1, "POST run is not repeated");
+            assert.equal(w.aib.template(TEMPLATE).runs, 1);
+            assert.match(run.stderr.join("\n"), /answer to starting build 1\.2\.0 was lost .* but Image Builder started it/);
+        });
+    }
+
+    it("sends POST run again when the failed answer came before Azure applied it", async () => {
+        w = await world();
+        w.fake.injectFailure({ method: "POST", path: /\/run$/, status: 500 });
+        const run = await trigger(w);
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assert.equal(runPosts(w).length, 2);
+        assert.equal(w.aib.template(TEMPLATE).runs, 1);
+        assert.match(run.stderr.join("\n"), /no run started; starting it again/);
+    });
+
+    it("recognises a cancel Azure applied although its answer was lost, and does not cancel twice", async () => {
+        w = await world();
+        w.aib.scriptNextRun(TEMPLATE, { hang: true, failAt: "Customizing" });
+        w.fake.injectFailure({ method: "POST", path: /\/cancel$/, status: 0, applied: true });
+        const run = await trigger(w, { AVD_BUILD_TIMEOUT_MINUTES: "30" });
+
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /the run was cancelled/);
+        assert.equal(w.fake.requestsMatching("POST", /\/cancel$/).length, 1);
+        assert.equal(w.aib.template(TEMPLATE).runState, "Canceled");
+        assert.deepEqual(w.fake.violations, []);
+    });
+
+    it("gives up deleting a Failed version at the build timeout (plus one poll) instead of waiting forever", async () => {
+        w = await world();
+        w.gallery.addVersion({ id: VERSION_ID, provisioningState: "Failed" });
+        w.gallery.deletePolls = 1_000_000;
+        const start = w.clock.now();
+        const run = await trigger(w, { AVD_BUILD_TIMEOUT_MINUTES: "30" });
+
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /did not finish within 30m00s/);
+        const waited = w.clock.now() - start;
+        assert.ok(waited <= 31 * 60_000, `waited ${waited / 60_000} minutes`);
+        assert.equal(w.aib.template(TEMPLATE).runs, 0, "no build starts while the old version is still there");
+    });
+
+    it("ends a wait at the deadline when Azure asks to retry after a day, and says what it waits for", async () => {
+        w = await world({ operationRetryAfterSeconds: 86_400 });
+        w.gallery.addVersion({ id: VERSION_ID, provisioningState: "Failed" });
+        w.gallery.deletePolls = 1_000_000;
+        const start = w.clock.now();
+        const run = await trigger(w, { AVD_BUILD_TIMEOUT_MINUTES: "30" });
+
+        assert.equal(run.code, 1);
+        const waited = w.clock.now() - start;
+        assert.ok(waited <= 31 * 60_000, `waited ${waited / 60_000} minutes for a Retry-After of a day`);
+        const beats = run.stderr.filter((l) => /waiting .* more \(until .*\) for DELETE .*versions\/1\.2\.0 to finish/.test(l));
+        assert.ok(beats.length >= 6, `a progress line at least every 5 minutes (${beats.length} lines)`);
+        assert.match(run.stderr.join("\n"), /Azure asked to poll again only after 24h00m00s/);
+        assert.deepEqual(w.fake.violations, [], "no poll before the Retry-After");
+    });
+
+    it("on a stop request leaves the running build to Image Builder, says how to follow it, and exits 1", async () => {
+        w = await world();
+        w.aib.scriptNextRun(TEMPLATE, { hang: true, failAt: "Customizing" });
+        const stop = new AbortController();
+        const stopAt = w.clock.now() + 20 * 60_000;
+        const ticker = setInterval(() => {
+            if (w.clock.now() >= stopAt) stop.abort();
+        }, 1);
+        const run = await trigger(w, {}, { signal: stop.signal }).finally(() => clearInterval(ticker));
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /Error: the image build trigger stopped on request/);
+        assert.match(err, /keeps running in Azure; it was not cancelled/);
+        assert.match(err, /az image builder show --name avd-golden-1-2-0 --resource-group rg-avd-images/);
+        assert.match(err, /next pulumi up finds the running build and follows it/);
+        assert.equal(w.fake.requestsMatching("POST", /\/cancel$/).length, 0);
+        assert.equal(w.aib.template(TEMPLATE).runState, "Running");
+
+        const again = await trigger(w, {}, {});
+        assert.equal(again.code, 1, "the hanging build still times out on the second run");
+        assert.match(again.stderr.join("\n"), /already running .* following it instead of starting another/);
+        assert.equal(w.aib.template(TEMPLATE).runs, 1, "the next run re-attaches instead of starting a second build");
+    });
+
+    it("starts no build when the stop request comes before the run", async () => {
+        w = await world();
+        const stop = new AbortController();
+        stop.abort();
+        const run = await trigger(w, {}, { signal: stop.signal });
+
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /No image build was started for version 1\.2\.0/);
+        assert.equal(runPosts(w).length, 0);
     });
 });

@@ -282,7 +282,7 @@ describe("drain-aware rollout under faults", () => {
         w = await world(5);
         for (const id of ["0", "1", "2", "3", "4"]) signIn(w, id, [{ endsAfterPolls: "never" }]);
         const stop = new AbortController();
-        const running = rollout(w, { AVD_DRAIN_TIMEOUT_MINUTES: "120" }, { stop: stop.signal });
+        const running = rollout(w, { AVD_DRAIN_TIMEOUT_MINUTES: "120" }, { signal: stop.signal });
         // Raised once the canary is draining and its user has been warned.
         while (w.dv.messages.length === 0) await new Promise((resolve) => setImmediate(resolve));
         stop.abort("SIGTERM");
@@ -303,7 +303,7 @@ describe("drain-aware rollout under faults", () => {
         w.compute.onReimage((_, _instanceId, kind) => {
             if (kind === "begin" && w.compute.manualUpgrades.length === 1) stop.abort("SIGTERM");
         });
-        const first = await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S", AVD_MAX_BATCH_PERCENT: "40" }, { stop: stop.signal });
+        const first = await rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S", AVD_MAX_BATCH_PERCENT: "40" }, { signal: stop.signal });
 
         assert.equal(first.code, 1);
         const inFlight = w.compute.manualUpgrades[1].instanceIds;

@@ -6,12 +6,13 @@
 // AVD_BUILD_TIMEOUT_MINUTES, optional AVD_POLL_SECONDS (default 60); ARM endpoint and
 // credentials as in tools/azure/credentials.ts. Progress goes to stderr; on success the last
 // line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
+import { AnonymousCredential, ContainerClient, newPipeline, Pipeline, RestError, type RequestPolicyFactory } from "@azure/storage-blob";
 import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { galleryImageVersionShowCommand, imageBuilderCancelCommand } from "../src/aib/commands";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
-import { describeAzureFailure, runAsScript, type Io, type ToolOptions } from "./azure/cli";
-import { formatDuration, type Clock } from "./azure/clock";
+import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, StopRequested, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
+import { formatDuration, systemClock } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
@@ -47,20 +48,9 @@ export interface BuildInputs {
     pollMs: number;
 }
 
-/** A failure the user can act on; printed as one paragraph (plus an optional log tail). */
-export class BuildFailure extends Error {
-    constructor(
-        message: string,
-        readonly details: string[] = [],
-    ) {
-        super(message);
-        this.name = "BuildFailure";
-    }
-}
-
 /** The build trigger's AVD_* inputs, read by the contract the config compiles against (src/tools/environment.ts). */
 export function readInputs(env: NodeJS.ProcessEnv): BuildInputs {
-    const r = new EnvironmentReader(env, (message) => new BuildFailure(message));
+    const r = new EnvironmentReader(env, (message) => new ToolFailure(message));
     const templateRaw = r.required(V.imageTemplateId, "the ARM id of the image template (/subscriptions/.../providers/Microsoft.VirtualMachineImages/imageTemplates/<name>)");
     const versionRaw = r.required(V.galleryImageVersionId, "the ARM id of the gallery image version to publish (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)");
     const contentHash = r.required(V.contentHash, "the SHA-256 of the image content (64 hex digits)").toLowerCase();
@@ -72,14 +62,14 @@ export function readInputs(env: NodeJS.ProcessEnv): BuildInputs {
         templateId = parseTypedResourceId(templateRaw, "Microsoft.VirtualMachineImages/imageTemplates", V.imageTemplateId.name);
         versionId = parseTypedResourceId(versionRaw, "Microsoft.Compute/galleries/images/versions", V.galleryImageVersionId.name);
     } catch (e) {
-        if (e instanceof ResourceIdError) throw new BuildFailure(`${e.message}.`);
+        if (e instanceof ResourceIdError) throw new ToolFailure(`${e.message}.`);
         throw e;
     }
     const version = versionId.name;
-    if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version)) {
-        throw new BuildFailure(`${V.galleryImageVersionId.name} ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
+    if (!GALLERY_VERSION_PATTERN.test(version)) {
+        throw new ToolFailure(`${V.galleryImageVersionId.name} ends in "${version}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
-    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new BuildFailure(`${V.contentHash.name} must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
+    if (!/^[0-9a-f]{64}$/.test(contentHash)) throw new ToolFailure(`${V.contentHash.name} must be a SHA-256 as 64 hex digits, got "${contentHash}".`);
     const timeoutMinutes = r.integer(V.buildTimeoutMinutes);
     return {
         templateId,
@@ -136,25 +126,6 @@ const SUB_STATE_TEXT: Record<string, string> = {
     distributing: "sysprep, generalizing and publishing to the gallery (typically 10-20 min)",
 };
 
-class Progress {
-    private readonly start: number;
-
-    constructor(
-        private readonly io: Io,
-        private readonly clock: Clock,
-    ) {
-        this.start = clock.now();
-    }
-
-    elapsedMs(): number {
-        return this.clock.now() - this.start;
-    }
-
-    line(text: string): void {
-        this.io.stderr(`[${formatDuration(this.elapsedMs())}] ${text}`);
-    }
-}
-
 interface VersionView {
     provisioningState?: string;
     contentHash?: string;
@@ -203,7 +174,7 @@ export class BuildTrigger {
                     return this.result("Succeeded", true);
                 }
                 const found = existing.contentHash ? `ContentHash ${short(existing.contentHash)}` : "no ContentHash tag";
-                throw new BuildFailure(
+                throw new ToolFailure(
                     `image version ${version} is already published with different content; bump avd-image-rings:imageVersion (PATCH for a small fix) in Pulumi.${this.options.stack ?? "<stack>"}.yaml. ` +
                         `The published version carries ${found}, this deployment's content is ${short(this.inputs.contentHash)}; ` +
                         `published versions are never overwritten, so hosts running ${version} keep exactly the image they were validated with.`,
@@ -211,13 +182,15 @@ export class BuildTrigger {
             }
             if (/^failed$/i.test(state)) {
                 this.progress.line(`image version ${version} exists in state Failed (a failed earlier build); deleting it before building`);
-                await this.arm.lro("DELETE", this.versionPath, { apiVersion: GALLERY_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+                // Gallery version delete has no final-state-via (Compute sends both headers); bounded by the build timeout.
+                const timeoutMs = this.inputs.timeoutMinutes * 60_000;
+                await this.arm.lro("DELETE", this.versionPath, { apiVersion: GALLERY_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs, deadline: this.arm.clock.now() + timeoutMs });
                 this.progress.line(`deleted the failed image version ${version}`);
             } else if (/^deleting$/i.test(state)) {
                 this.progress.line(`image version ${version} is being deleted; waiting for that to finish`);
                 await this.waitForVersionGone();
             } else if (!attach) {
-                throw new BuildFailure(
+                throw new ToolFailure(
                     `image version ${version} is in state ${state} but no build of the template is running, so another operation is changing it; wait for it to finish (${galleryImageVersionShowCommand({ resourceGroupName: this.inputs.versionId.resourceGroupName, galleryName: this.inputs.versionId.types[0].name, imageDefinitionName: this.inputs.versionId.types[1].name, version })}) and run the deployment again.`,
                 );
             }
@@ -233,20 +206,37 @@ export class BuildTrigger {
         if (attach) {
             this.progress.line(`a build of this template is already running (started ${template.lastRun.startTime ?? "earlier"}); following it instead of starting another`);
         } else {
-            operation = await this.startRun();
+            this.arm.throwIfStopped("the image build to start");
+            operation = await this.startRun(template.lastRun.startTime);
         }
+        this.runInProgress = true;
         return this.monitor(operation);
+    }
+
+    /** True once a run was started or attached to: a stop then leaves it to Image Builder. */
+    runInProgress = false;
+
+    /** What a stop (SIGINT/SIGTERM) leaves behind, for the user. */
+    stopNote(): string[] {
+        const t = this.inputs.templateId;
+        if (!this.runInProgress) return [`No image build was started for version ${this.inputs.version}; the next pulumi up starts it.`];
+        return [
+            `The Image Builder run of template ${t.name} (resource group ${t.resourceGroupName}) keeps running in Azure; it was not cancelled, so the build time already spent is not lost.`,
+            `Watch it: az image builder show --name ${t.name} --resource-group ${t.resourceGroupName} --query properties.lastRunStatus`,
+            `The next pulumi up finds the running build and follows it (or reuses version ${this.inputs.version} if it has been published) instead of starting a second one.`,
+            `To stop it instead: az image builder cancel --name ${t.name} --resource-group ${t.resourceGroupName}`,
+        ];
     }
 
     private async checkTemplate(): Promise<TemplateView> {
         const body = await this.arm.tryGet(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION });
         if (body === undefined) {
-            throw new BuildFailure(`image template ${this.inputs.templateId.name} was not found in resource group ${this.inputs.templateId.resourceGroupName} (${this.templatePath}); deploy it first (pulumi up creates it before this trigger runs).`);
+            throw new ToolFailure(`image template ${this.inputs.templateId.name} was not found in resource group ${this.inputs.templateId.resourceGroupName} (${this.templatePath}); deploy it first (pulumi up creates it before this trigger runs).`);
         }
         const view = viewTemplate(body);
         if (view.provisioningState && !/^succeeded$/i.test(view.provisioningState)) {
             const pe = view.provisioningError;
-            throw new BuildFailure(
+            throw new ToolFailure(
                 `image template ${this.inputs.templateId.name} is in provisioning state ${view.provisioningState}, so it cannot be run` +
                     (pe ? ` (provisioningError ${pe.code ?? "?"}: ${pe.message ?? ""})` : "") +
                     "; fix the template configuration and deploy again (a changed template is replaced, not updated).",
@@ -256,11 +246,11 @@ export class BuildTrigger {
         const target = distributors.find((d) => sameResourceId(optionalString(d, "galleryImageId") ?? "", this.versionPath));
         if (!target) {
             const actual = distributors.map((d) => optionalString(d, "galleryImageId") ?? "?").join(", ") || "no gallery";
-            throw new BuildFailure(`image template ${this.inputs.templateId.name} publishes to ${actual}, not to ${this.versionPath}; the template and AVD_GALLERY_IMAGE_VERSION_ID must name the same version.`);
+            throw new ToolFailure(`image template ${this.inputs.templateId.name} publishes to ${actual}, not to ${this.versionPath}; the template and AVD_GALLERY_IMAGE_VERSION_ID must name the same version.`);
         }
         const stamped = getCaseInsensitive(stringMap(target, "artifactTags"), CONTENT_HASH_TAG);
         if (stamped?.toLowerCase() !== this.inputs.contentHash) {
-            throw new BuildFailure(
+            throw new ToolFailure(
                 `image template ${this.inputs.templateId.name} stamps ${stamped ? `ContentHash ${short(stamped)}` : "no ContentHash artifact tag"} on the version, but this deployment's content hash is ${short(this.inputs.contentHash)}; the template is out of date, run pulumi up again so it is replaced.`,
             );
         }
@@ -275,7 +265,7 @@ export class BuildTrigger {
     private async waitForVersionGone(): Promise<void> {
         const deadline = this.arm.clock.now() + this.inputs.timeoutMinutes * 60_000;
         while (await this.getVersion()) {
-            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`image version ${this.inputs.version} was still being deleted after ${this.inputs.timeoutMinutes} minutes; check it in the portal and run the deployment again.`);
+            if (this.arm.clock.now() >= deadline) throw new ToolFailure(`image version ${this.inputs.version} was still being deleted after ${this.inputs.timeoutMinutes} minutes; check it in the portal and run the deployment again.`);
             await this.arm.sleep(this.inputs.pollMs);
         }
     }
@@ -286,13 +276,34 @@ export class BuildTrigger {
             await this.arm.sleep(this.inputs.pollMs);
             const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
             if (view.lastRun.runState?.toLowerCase() !== "canceling") return;
-            if (this.arm.clock.now() >= deadline) throw new BuildFailure(`the previous build of ${this.inputs.templateId.name} is still cancelling after ${this.options.cancelWaitMinutes} minutes; try again later.`);
+            if (this.arm.clock.now() >= deadline) throw new ToolFailure(`the previous build of ${this.inputs.templateId.name} is still cancelling after ${this.options.cancelWaitMinutes} minutes; try again later.`);
         }
     }
 
-    private async startRun(): Promise<LroPoller | undefined> {
+    /**
+     * POST run, which is never blindly repeated. When its answer is lost (5xx, dropped connection)
+     * the template says whether Azure applied it: a lastRunStatus newer than `previousStart`
+     * (or Running) is our run, which is followed; otherwise the run was not applied and is sent again.
+     */
+    private async startRun(previousStart: string | undefined): Promise<LroPoller | undefined> {
+        for (let attempt = 1; ; attempt++) {
+            try {
+                return await this.sendRun();
+            } catch (e) {
+                if (!(e instanceof ArmError && e.outcomeUnknown) || attempt >= 3) throw e;
+                const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+                if (isRunning(view.lastRun.runState) || (view.lastRun.startTime !== undefined && view.lastRun.startTime !== previousStart)) {
+                    this.progress.line(`the answer to starting build ${this.inputs.version} was lost (${e.code}), but Image Builder started it (${view.lastRun.runState ?? "Running"} since ${view.lastRun.startTime ?? "now"}); following that run`);
+                    return undefined;
+                }
+                this.progress.line(`the answer to starting build ${this.inputs.version} was lost (${e.code}) and no run started; starting it again`);
+            }
+        }
+    }
+
+    private async sendRun(): Promise<LroPoller | undefined> {
         try {
-            const op = await this.arm.begin("POST", `${this.templatePath}/run`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs });
+            const op = await this.arm.begin("POST", `${this.templatePath}/run`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, finalStateVia: "azure-async-operation" });
             this.progress.line(`started image build ${this.inputs.version} (template ${this.inputs.templateId.name})`);
             return op.done ? undefined : op;
         } catch (e) {
@@ -319,7 +330,7 @@ export class BuildTrigger {
             const wait = Math.max(this.inputs.pollMs, operation && !operation.done ? operation.nextPollDelayMs() : 0);
             await this.arm.sleep(Math.min(wait, Math.max(0, deadline - this.arm.clock.now())));
             if (this.arm.clock.now() >= deadline) return this.timedOut(limitMinutes);
-            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION }));
+            const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION, deadline }));
             if (operation && !operation.done && !operationError) {
                 try {
                     await operation.poll();
@@ -358,7 +369,7 @@ export class BuildTrigger {
     private async succeeded(): Promise<BuildResult> {
         const v = await this.getVersion();
         if (!v || !/^succeeded$/i.test(v.provisioningState ?? "")) {
-            throw new BuildFailure(`Image Builder reported the run Succeeded, but image version ${this.inputs.version} is ${v ? `in state ${v.provisioningState ?? "unknown"}` : "missing from the gallery"}; check the template's distribute target and run the deployment again.`);
+            throw new ToolFailure(`Image Builder reported the run Succeeded, but image version ${this.inputs.version} is ${v ? `in state ${v.provisioningState ?? "unknown"}` : "missing from the gallery"}; check the template's distribute target and run the deployment again.`);
         }
         this.progress.line(`image version ${this.inputs.version} published (${v.replication ?? "replication complete"}) after ${formatDuration(this.progress.elapsedMs())}`);
         return this.result("Succeeded", false);
@@ -368,7 +379,7 @@ export class BuildTrigger {
         this.progress.line(`build ${this.inputs.version} did not finish within ${limitMinutes} minutes; cancelling the run`);
         let cancelNote = "the run was cancelled";
         try {
-            await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: this.options.cancelWaitMinutes * 60_000 });
+            await this.cancelRun();
         } catch (e) {
             cancelNote = `cancelling the run failed (${e instanceof ArmError ? `${e.code}: ${e.armMessage}` : String(e)}); cancel it with: ${imageBuilderCancelCommand(this.inputs.templateId.resourceGroupName, this.inputs.templateId.name)}`;
         }
@@ -376,7 +387,33 @@ export class BuildTrigger {
         throw await this.failure(view.lastRun.runState ?? "Canceled", view.lastRun, view, undefined, `did not finish within ${limitMinutes} minutes (build timeout ${this.inputs.timeoutMinutes} + ${this.options.graceMinutes} minutes grace); ${cancelNote}`);
     }
 
-    private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<BuildFailure> {
+    /**
+     * POST cancel, never blindly repeated: when its answer is lost the template says whether
+     * Azure applied it (Canceling/Canceled); if not, the cancel is sent once more.
+     */
+    private async cancelRun(): Promise<void> {
+        const cancelWaitMs = this.options.cancelWaitMinutes * 60_000;
+        const deadline = this.arm.clock.now() + cancelWaitMs;
+        for (let attempt = 1; ; attempt++) {
+            try {
+                await this.arm.lro("POST", `${this.templatePath}/cancel`, { apiVersion: IMAGE_BUILDER_API_VERSION, pollIntervalMs: this.inputs.pollMs, timeoutMs: Math.max(0, deadline - this.arm.clock.now()), deadline, finalStateVia: "azure-async-operation" });
+                return;
+            } catch (e) {
+                if (!(e instanceof ArmError && e.outcomeUnknown) || attempt >= 3) throw e;
+                const view = viewTemplate(await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION, deadline }));
+                const state = view.lastRun.runState?.toLowerCase();
+                if (state === "canceling") {
+                    this.progress.line(`the answer to the cancel was lost (${e.code}), but Image Builder is cancelling the run; waiting for it`);
+                    await this.waitWhileCanceling();
+                    return;
+                }
+                if (state !== "running") return;
+                this.progress.line(`the answer to the cancel was lost (${e.code}) and the run is still Running; cancelling again`);
+            }
+        }
+    }
+
+    private async failure(runState: string, run: RunStatus, view: TemplateView, operationNote?: string, headline?: string): Promise<ToolFailure> {
         const what = `Image build for version ${this.inputs.version} (template ${this.inputs.templateId.name})`;
         const elapsed = formatDuration(this.progress.elapsedMs());
         const parts = [
@@ -390,7 +427,7 @@ export class BuildTrigger {
         if (/^partiallysucceeded$/i.test(runState)) parts.push(`Some distribution targets failed; the version is not usable as published. Run the deployment again to delete the failed version and rebuild.`);
         parts.push("See docs/build-trigger.md (Troubleshooting) for common causes.");
         const log = await this.logTail(view, run.message);
-        return new BuildFailure(parts.join(" "), log);
+        return new ToolFailure(parts.join(" "), log);
     }
 
     private async logTail(view: TemplateView, message: string | undefined): Promise<string[]> {
@@ -433,17 +470,13 @@ interface StagingAccount {
     blobEndpoint: string;
 }
 
-interface BlobEntry {
-    name: string;
-    lastModified: number;
-    size: number;
-}
-
 /**
  * The build's customization.log, where AIB writes it: the staging resource group's storage
- * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with a
- * short-lived read/list account SAS from ARM (listAccountSas needs only ARM rights, which the
- * deploying identity has); if the account forbids shared keys, with an Azure Storage token.
+ * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with
+ * @azure/storage-blob and a short-lived read/list account SAS from ARM (listAccountSas needs only
+ * ARM rights, which the deploying identity has); if the account forbids shared keys, with an Azure
+ * Storage token. The log is best effort, so the blob client does not retry (its retries would
+ * sleep on real timers, outside the tool's clock and deadlines).
  */
 export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupId: string, runMessage?: string): Promise<{ text: string; source: string } | undefined> {
     const accounts = (await arm.list(`${stagingResourceGroupId}/providers/Microsoft.Storage/storageAccounts`, { apiVersion: STORAGE_API_VERSION }))
@@ -455,16 +488,23 @@ export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupI
     const namedAccount = named ? accounts.find((a) => named.toLowerCase().startsWith(withSlash(a.blobEndpoint).toLowerCase())) : undefined;
     const candidates = namedAccount ? [namedAccount] : accounts;
     for (const account of candidates) {
-        const auth = await blobAuth(arm, account);
+        const container = await packerLogs(arm, account);
         const prefix = named && namedAccount ? named.slice(withSlash(account.blobEndpoint).length + "packerlogs/".length).replace(/customization\.log$/i, "") : "";
-        const blobs = await listBlobs(arm, auth, prefix);
-        const log = blobs.filter((b) => /(^|\/)customization\.log$/i.test(b.name)).sort((a, b) => b.lastModified - a.lastModified)[0];
+        let log: { name: string; lastModified: number; size: number } | undefined;
+        try {
+            for await (const blob of container.listBlobsFlat({ prefix })) {
+                if (!/(^|\/)customization\.log$/i.test(blob.name)) continue;
+                const entry = { name: blob.name, lastModified: blob.properties.lastModified.getTime(), size: blob.properties.contentLength ?? 0 };
+                if (!log || entry.lastModified > log.lastModified) log = entry;
+            }
+        } catch (e) {
+            if (e instanceof RestError && e.statusCode === 404) continue;
+            throw e;
+        }
         if (!log) continue;
         const start = Math.max(0, log.size - LOG_TAIL_BYTES);
-        const headers: Record<string, string> = { ...auth.headers };
-        if (log.size > 0) headers["x-ms-range"] = `bytes=${start}-${log.size - 1}`;
-        const res = await arm.external("GET", auth.url(`packerlogs/${log.name}`), { headers, scope: auth.scope });
-        let text = res.body;
+        const download = await container.getBlobClient(log.name).download(start, log.size > 0 ? log.size - start : undefined);
+        let text = await streamText(download.readableStreamBody);
         // A ranged read can start mid-line; drop the partial first line.
         if (start > 0) text = text.slice(text.indexOf("\n") + 1);
         return { text, source: `storage account ${account.name}, packerlogs/${log.name}` };
@@ -472,17 +512,14 @@ export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupI
     return undefined;
 }
 
-interface BlobAuth {
-    url(blobPath: string, query?: string): string;
-    headers: Record<string, string>;
-    scope?: string;
-}
-
 function withSlash(url: string): string {
     return url.endsWith("/") ? url : `${url}/`;
 }
 
-async function blobAuth(arm: ArmClient, account: StagingAccount): Promise<BlobAuth> {
+const BLOB_CLIENT_OPTIONS = { retryOptions: { maxTries: 1 } };
+
+/** The `packerlogs` container, reachable with an account SAS, or with a Storage token where shared keys are off. */
+async function packerLogs(arm: ArmClient, account: StagingAccount): Promise<ContainerClient> {
     const endpoint = withSlash(account.blobEndpoint);
     const expiry = new Date(arm.clock.now() + 60 * 60_000).toISOString().replace(/\.\d{3}Z$/, "Z");
     const body = await arm.post(`${account.id}/ListAccountSas`, {
@@ -497,37 +534,45 @@ async function blobAuth(arm: ArmClient, account: StagingAccount): Promise<BlobAu
     });
     const sas = optionalString(body, "accountSasToken");
     if (!sas) throw new Error(`listAccountSas on ${account.name} returned no accountSasToken`);
-    const sasAuth: BlobAuth = { url: (p, q) => `${endpoint}${p}?${q ? `${q}&` : ""}${sas}`, headers: {} };
+    const withSas = new ContainerClient(`${endpoint}packerlogs?${sas}`, new AnonymousCredential(), BLOB_CLIENT_OPTIONS);
     // Probe once: accounts with allowSharedKeyAccess=false refuse every SAS signed with a key.
-    const probe = await arm.external("GET", sasAuth.url("packerlogs", "restype=container&comp=list&maxresults=1"), { acceptStatuses: [403, 404] });
-    if (probe.status !== 403) return sasAuth;
+    try {
+        await withSas.listBlobsFlat().byPage({ maxPageSize: 1 }).next();
+        return withSas;
+    } catch (e) {
+        if (!(e instanceof RestError)) throw e;
+        if (e.statusCode === 404) return withSas;
+        if (e.statusCode !== 403) throw e;
+    }
     if (!arm.tokenProvider.supports(STORAGE_SCOPE)) {
         throw new Error(`storage account ${account.name} refuses shared-key (SAS) access and no Azure Storage token is available (AVD_ARM_ACCESS_TOKEN covers ARM only); sign in with "az login" and grant yourself Storage Blob Data Reader on it`);
     }
-    return { url: (p, q) => `${endpoint}${p}${q ? `?${q}` : ""}`, headers: { "x-ms-version": "2021-08-06" }, scope: STORAGE_SCOPE };
+    return new ContainerClient(`${endpoint}packerlogs`, storageTokenPipeline(arm));
 }
 
-async function listBlobs(arm: ArmClient, auth: BlobAuth, prefix: string): Promise<BlobEntry[]> {
-    const entries: BlobEntry[] = [];
-    let marker = "";
-    do {
-        const query = `restype=container&comp=list&prefix=${encodeURIComponent(prefix)}${marker ? `&marker=${encodeURIComponent(marker)}` : ""}`;
-        const res = await arm.external("GET", auth.url("packerlogs", query), { headers: auth.headers, scope: auth.scope, acceptStatuses: [404] });
-        if (res.status === 404) return [];
-        for (const m of res.body.matchAll(/<Blob>([\s\S]*?)<\/Blob>/g)) {
-            const xml = m[1];
-            const name = unescapeXml(/<Name>([^<]*)<\/Name>/.exec(xml)?.[1] ?? "");
-            const lastModified = Date.parse(/<Last-Modified>([^<]*)<\/Last-Modified>/.exec(xml)?.[1] ?? "");
-            const size = Number(/<Content-Length>(\d+)<\/Content-Length>/.exec(xml)?.[1] ?? "0");
-            if (name) entries.push({ name, lastModified: Number.isNaN(lastModified) ? 0 : lastModified, size });
-        }
-        marker = unescapeXml(/<NextMarker>([^<]+)<\/NextMarker>/.exec(res.body)?.[1] ?? "");
-    } while (marker);
-    return entries;
+/**
+ * A Storage pipeline that signs with the tools' token provider. A policy of our own rather than
+ * the SDK's TokenCredential: the SDK's bearer policy refuses plain-http endpoints, which rules out
+ * the local test fake, and this keeps the token's lifetime with the provider.
+ */
+function storageTokenPipeline(arm: ArmClient): Pipeline {
+    const base = newPipeline(new AnonymousCredential(), BLOB_CLIENT_OPTIONS);
+    const bearer: RequestPolicyFactory = {
+        create: (next) => ({
+            sendRequest: async (request) => {
+                request.headers.set("authorization", `Bearer ${await arm.tokenProvider.getToken(STORAGE_SCOPE)}`);
+                return next.sendRequest(request);
+            },
+        }),
+    };
+    return new Pipeline([...base.factories, bearer], base.options);
 }
 
-function unescapeXml(s: string): string {
-    return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, "&");
+async function streamText(stream: NodeJS.ReadableStream | undefined): Promise<string> {
+    if (!stream) return "";
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+    return Buffer.concat(chunks).toString("utf8");
 }
 
 function short(hash: string): string {
@@ -536,10 +581,20 @@ function short(hash: string): string {
 
 /** Runs the trigger; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    let trigger: BuildTrigger | undefined;
     try {
         const inputs = readInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
-        const trigger = new BuildTrigger(arm, inputs, io, {
+        const heartbeat = new Progress(io, options.clock ?? systemClock);
+        const arm = ArmClient.fromEnvironment(env, {
+            clock: options.clock,
+            tokenProvider: options.tokenProvider,
+            fetch: options.fetch,
+            retry: options.retry,
+            defaultPollIntervalMs: inputs.pollMs,
+            signal: options.signal,
+            heartbeat: (line) => heartbeat.line(line),
+        });
+        trigger = new BuildTrigger(arm, inputs, io, {
             graceMinutes: options.graceMinutes ?? GRACE_MINUTES,
             cancelWaitMinutes: options.cancelWaitMinutes ?? 10,
             stack: env.PULUMI_STACK?.trim() || undefined,
@@ -548,14 +603,18 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         io.stdout(JSON.stringify(result));
         return 0;
     } catch (e) {
+        if (e instanceof StopRequested) {
+            io.stderr(`Error: the image build trigger ${e.message}.`);
+            for (const line of trigger?.stopNote() ?? []) io.stderr(line);
+            return 1;
+        }
         for (const line of describeFailure(e)) io.stderr(line);
         return 1;
     }
 }
 
 function describeFailure(e: unknown): string[] {
-    if (e instanceof BuildFailure) return [`Error: ${e.message}`, ...e.details];
-    return describeAzureFailure(e, {
+    return describeToolFailure(e, {
         tool: "image build trigger",
         permissions: "it needs Contributor on the image template's and the gallery's resource groups",
         retryLater: "run the deployment again later",

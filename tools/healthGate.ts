@@ -12,11 +12,10 @@
 // each probed host's verdict). Exit 0 = validated, 1 = failed (per-host table on stderr: healthy,
 // unhealthy, probe failed, probe timed out, host disappeared), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type ToolOptions } from "./azure/cli";
+import { runAsScript, type Io, type ToolOptions } from "./shared/tool";
 import { InputError, readGateInputs } from "./rollout/env";
 import { describeFailure } from "./rollout/failure";
 import { HealthGate } from "./rollout/healthGateRunner";
-import type { Io } from "./rollout/report";
 
 export type { GateResult } from "./rollout/healthGateRunner";
 
@@ -26,7 +25,7 @@ export type MainOptions = ToolOptions;
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
     try {
         const inputs = readGateInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs, signal: options.signal });
         const result = await new HealthGate(arm, inputs, io).execute();
         io.stdout(JSON.stringify(result));
         return 0;

@@ -13,19 +13,15 @@
 // Exit 0 = every host on the target version, 1 = stopped, time-boxed, interrupted
 // (SIGINT/SIGTERM) or failed (per-host report on stderr), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type ToolOptions } from "./azure/cli";
+import { runAsScript, type Io, type ToolOptions } from "./shared/tool";
 import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import { defaultOwner } from "./rollout/marker";
-import type { Io } from "./rollout/report";
 import { Rollout } from "./rollout/rolloutRunner";
-import { stopOnSignals } from "./rollout/stop";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
 export interface MainOptions extends ToolOptions {
-    /** Raised on SIGINT/SIGTERM by the script entry; tests raise it themselves. */
-    stop?: AbortSignal;
     /** Lock owner shown to a concurrent run (default user@host). */
     owner?: string;
 }
@@ -35,8 +31,8 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     let rollout: Rollout | undefined;
     try {
         const inputs = readRolloutInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs });
-        rollout = new Rollout(arm, inputs, io, { stop: options.stop, owner: options.owner ?? defaultOwner(env) });
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs, signal: options.signal });
+        rollout = new Rollout(arm, inputs, io, { stop: options.signal, owner: options.owner ?? defaultOwner(env) });
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
         return 0;
@@ -47,7 +43,4 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     }
 }
 
-if (require.main === module) {
-    const stop = stopOnSignals();
-    runAsScript((env, io) => main(env, io, { stop }));
-}
+if (require.main === module) runAsScript(main);

@@ -6,7 +6,7 @@
 // which lives where AIB writes it: the staging resource group's storage account, container
 // `packerlogs`, blob `<runId>/customization.log`. That account is faked too: Microsoft.Storage
 // list-by-resource-group and listAccountSas (ARM), and the blob data plane (list + ranged GET).
-import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { parseResourceId } from "../../tools/azure/ids";
 import type { GalleryModule } from "./gallery";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
@@ -630,10 +630,10 @@ export class ImageBuilderModule implements ResourceProviderModule {
             return {
                 status: 206,
                 text: bytes.subarray(start, end + 1).toString("utf8"),
-                headers: { "content-type": "text/plain", "content-range": `bytes ${start}-${end}/${bytes.length}` },
+                headers: { ...blobHeaders(blob), "content-range": `bytes ${start}-${end}/${bytes.length}` },
             };
         }
-        return { status: 200, text: blob.content, headers: { "content-type": "text/plain" } };
+        return { status: 200, text: blob.content, headers: blobHeaders(blob) };
     }
 }
 
@@ -648,4 +648,10 @@ function storageError(status: number, code: string, message: string): FakeRespon
 function canonicalTemplateId(id: string): string {
     const p = parseResourceId(id.split("/").slice(0, 9).join("/"));
     return `/subscriptions/${p.subscriptionId}/resourceGroups/${p.resourceGroupName}/providers/Microsoft.VirtualMachineImages/imageTemplates/${p.name}`;
+}
+
+/** What Get Blob answers with besides the content (Azure always sends ETag and Last-Modified). */
+function blobHeaders(blob: { content: string; lastModified: number }): Record<string, string> {
+    const etag = `"0x${createHash("sha256").update(`${blob.lastModified}:${blob.content}`).digest("hex").slice(0, 15).toUpperCase()}"`;
+    return { "content-type": "text/plain", etag, "last-modified": new Date(blob.lastModified).toUTCString(), "x-ms-blob-type": "BlockBlob", "accept-ranges": "bytes" };
 }

@@ -405,11 +405,17 @@ export class FakeAzure {
         return this.operations.get(id);
     }
 
-    /** 202 Accepted for `op`, with the headers the operation's API sends. */
+    /**
+     * 202 Accepted for `op`, with the headers the operation's API sends. Microsoft.Compute
+     * (VMSS, Run Command, galleries) always sends both Azure-AsyncOperation and Location, as the
+     * gallery examples show and live Compute responses do; the spec's final-state-via picks which
+     * one the client reads the result from.
+     */
     accepted(op: FakeOperation, headers: { asyncOperation?: boolean; location?: boolean }, status = 202, body?: unknown): FakeResponse {
         const h: Record<string, string> = { "retry-after": String(this.operationRetryAfterSeconds) };
-        if (headers.asyncOperation) h["azure-asyncoperation"] = op.asyncUrl;
-        if (headers.location) h.location = op.locationUrl;
+        const compute = this.operations.get(op.id)?.spec.namespace.toLowerCase() === "microsoft.compute";
+        if (headers.asyncOperation || compute) h["azure-asyncoperation"] = op.asyncUrl;
+        if (headers.location || compute) h.location = op.locationUrl;
         return { status, headers: h, body };
     }
 
@@ -446,6 +452,8 @@ export class FakeAzure {
                 payload = JSON.stringify(r.body);
                 headers["content-type"] = "application/json; charset=utf-8";
             }
+            // Azure always sends Content-Length (the Storage SDK refuses a download without it).
+            headers["content-length"] = String(Buffer.byteLength(payload));
             res.writeHead(r.status, headers);
             res.end(method === "HEAD" ? undefined : payload);
         };

@@ -2,10 +2,15 @@
 // throttling and transient-failure retries that never undercut Retry-After, long-running
 // operations (Azure-AsyncOperation, Location, or provisioningState), nextLink paging, and
 // counters a benchmark can read. Responses are `unknown`; narrow them with ./json.
+// Hand-written rather than @azure/core-rest-pipeline + @azure/core-lro: their retry, throttling
+// and polling waits sleep on real timers (core-util `delay`), which the virtual clock the tests and
+// benchmarks share with the fake cannot drive; see docs/build-trigger.md (Azure clients).
 import type { Clock } from "./clock";
 import { systemClock } from "./clock";
 import { ARM_DEFAULT_ENDPOINT, armEndpointFromEnvironment, armScopeFor, tokenProviderFromEnvironment, type TokenProvider } from "./credentials";
 import { isRecord, optionalString } from "./json";
+import { formatDuration } from "./clock";
+import { StopRequested } from "../shared/stop";
 
 export type HttpMethod = "GET" | "PUT" | "PATCH" | "POST" | "DELETE" | "HEAD";
 
@@ -20,6 +25,22 @@ export interface RequestOptions {
     headers?: Record<string, string>;
     /** Statuses >= 400 that are answers rather than errors (e.g. 404 on a lookup). */
     acceptStatuses?: number[];
+    /** Clock time (ms) by which the call must be done: a Retry-After or backoff reaching past it fails at once. */
+    deadline?: number;
+}
+
+/**
+ * Where a long-running operation's final result comes from (the spec's
+ * `x-ms-long-running-operation-options.final-state-via`), as @azure/core-lro resolves it:
+ * PUT always re-reads the resource, DELETE has no result, PATCH and POST read the Location URL
+ * ("location", the default), the original URL ("original-uri"), or take the Azure-AsyncOperation
+ * body itself ("azure-async-operation").
+ */
+export type FinalStateVia = "azure-async-operation" | "location" | "original-uri";
+
+export interface LroOptions extends RequestOptions {
+    pollIntervalMs?: number;
+    finalStateVia?: FinalStateVia;
 }
 
 export interface ArmResponse {
@@ -50,6 +71,11 @@ export interface ArmClientOptions {
     /** Jitter source for backoff, in [0, 1). */
     random?: () => number;
     userAgent?: string;
+    /** Aborted when the tool must stop: every wait then rejects with StopRequested. */
+    signal?: AbortSignal;
+    /** Receives a line at least every `heartbeatMs` during a longer wait, saying what it waits for. */
+    heartbeat?: (line: string) => void;
+    heartbeatMs?: number;
 }
 
 export interface ArmStats {
@@ -187,6 +213,7 @@ interface Transmission {
     acceptStatuses?: number[];
     /** Keep the body as text (data-plane XML, logs) instead of parsing JSON. */
     text?: boolean;
+    deadline?: number;
 }
 
 export class ArmClient {
@@ -201,6 +228,9 @@ export class ArmClient {
     private readonly random: () => number;
     private readonly userAgent: string;
     private readonly scope: string;
+    private readonly signal?: AbortSignal;
+    private readonly heartbeat?: (line: string) => void;
+    private readonly heartbeatMs: number;
 
     constructor(options: ArmClientOptions) {
         this.endpoint = (options.endpoint ?? ARM_DEFAULT_ENDPOINT).replace(/\/+$/, "");
@@ -213,6 +243,9 @@ export class ArmClient {
         this.random = options.random ?? Math.random;
         this.userAgent = options.userAgent ?? "avd-image-rings-tools";
         this.scope = armScopeFor(this.endpoint);
+        this.signal = options.signal;
+        this.heartbeat = options.heartbeat;
+        this.heartbeatMs = options.heartbeatMs ?? 5 * 60_000;
     }
 
     /** A client configured from AZURE_RESOURCE_MANAGER_ENDPOINT (else ARM_ENVIRONMENT's cloud) and the credentials of tools/azure/credentials.ts. */
@@ -260,7 +293,7 @@ export class ArmClient {
             headers["content-type"] = "application/json";
             body = JSON.stringify(options.body);
         }
-        return this.transmit({ method, url: this.url(path, options), headers, body, scope: this.scope, acceptStatuses: options.acceptStatuses });
+        return this.transmit({ method, url: this.url(path, options), headers, body, scope: this.scope, acceptStatuses: options.acceptStatuses, deadline: options.deadline });
     }
 
     /**
@@ -296,22 +329,54 @@ export class ArmClient {
     }
 
     /** Starts a long-running operation and returns a poller without waiting for it. */
-    async begin(method: HttpMethod, path: string, options: RequestOptions & { pollIntervalMs?: number } = {}): Promise<LroPoller> {
+    async begin(method: HttpMethod, path: string, options: LroOptions = {}): Promise<LroPoller> {
         const initial = await this.request(method, path, options);
-        return new LroPoller(this, method, path, options, initial, options.pollIntervalMs ?? this.pollIntervalMs);
+        return new LroPoller(this, method, path, options, initial, options.pollIntervalMs ?? this.pollIntervalMs, options.finalStateVia ?? "location");
     }
 
     /** Runs a long-running operation to completion; returns the final resource/result body. */
-    async lro(method: HttpMethod, path: string, options: RequestOptions & { pollIntervalMs?: number; timeoutMs?: number } = {}): Promise<unknown> {
+    async lro(method: HttpMethod, path: string, options: LroOptions & { timeoutMs?: number } = {}): Promise<unknown> {
         const poller = await this.begin(method, path, options);
         return poller.pollUntilDone(options.timeoutMs);
     }
 
-    /** Waits on the client's clock and counts the time as waiting. */
-    async sleep(ms: number): Promise<void> {
+    /**
+     * Waits on the client's clock and counts the time as waiting. Rejects with StopRequested once
+     * the client's signal is aborted; a wait longer than `heartbeatMs` reports `what` it waits for
+     * and until when at least every `heartbeatMs`.
+     */
+    async sleep(ms: number, what?: string): Promise<void> {
         const wait = Math.max(0, ms);
+        const until = this.clock.now() + wait;
         this.stats.sleptMs += wait;
-        await this.clock.sleep(wait);
+        for (;;) {
+            this.throwIfStopped(what);
+            const left = until - this.clock.now();
+            if (left <= 0) return;
+            const chunk = this.heartbeat ? Math.min(left, this.heartbeatMs) : left;
+            if (this.heartbeat && wait > this.heartbeatMs) {
+                this.heartbeat(`waiting ${formatDuration(left)} more (until ${new Date(until).toISOString()}) for ${what ?? "Azure"}`);
+            }
+            await this.abortable(this.clock.sleep(chunk), what);
+        }
+    }
+
+    /** Rejects with StopRequested when the client's signal has been aborted. */
+    throwIfStopped(where?: string): void {
+        if (this.signal?.aborted) throw new StopRequested(where);
+    }
+
+    private abortable(wait: Promise<void>, where?: string): Promise<void> {
+        const signal = this.signal;
+        if (!signal) return wait;
+        return new Promise((resolve, reject) => {
+            const onAbort = () => reject(new StopRequested(where));
+            signal.addEventListener("abort", onAbort, { once: true });
+            wait.then(() => {
+                signal.removeEventListener("abort", onAbort);
+                resolve();
+            }, reject);
+        });
     }
 
     /** Absolute URL for an ARM path or an absolute URL on the same endpoint. */
@@ -353,7 +418,7 @@ export class ArmClient {
                 const reason = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
                 if (attempt >= this.retry.maxAttempts || !isIdempotent(t.method)) throw new ArmError(0, "NetworkError", reason, t.method, path, attempt);
                 this.stats.retries++;
-                await this.sleep(this.backoffMs(attempt));
+                await this.waitToRetry(t, this.backoffMs(attempt), path, 0, "NetworkError", reason, attempt);
                 continue;
             }
             const body = await readBody(res, t.text === true);
@@ -373,8 +438,18 @@ export class ArmClient {
             const asked = retryAfterMs(res.headers, this.clock.now());
             const delay = disposition.honourRetryAfter && asked !== undefined ? asked : Math.max(this.backoffMs(attempt), asked ?? 0);
             this.stats.retries++;
-            await this.sleep(delay);
+            const { code, message } = errorDetails(body, res.status);
+            await this.waitToRetry(t, delay, path, res.status, code, message, attempt);
         }
+    }
+
+    /** Sleeps before a retry, unless the wait would pass the call's deadline: then fails with what Azure said. */
+    private async waitToRetry(t: Transmission, delay: number, path: string, status: number, code: string, message: string, attempt: number): Promise<void> {
+        if (t.deadline !== undefined && this.clock.now() + delay > t.deadline) {
+            const left = Math.max(0, t.deadline - this.clock.now());
+            throw new ArmError(status, code, `${message}; Azure asked to retry in ${formatDuration(delay)}, but only ${formatDuration(left)} remain before this step's deadline`, t.method, path, attempt);
+        }
+        await this.sleep(delay, `a retry of ${t.method} ${path} (HTTP ${status || "no response"} ${code})`);
     }
 }
 
@@ -412,6 +487,7 @@ export class LroPoller {
         private readonly options: RequestOptions,
         readonly initial: ArmResponse,
         private readonly defaultIntervalMs: number,
+        private readonly finalStateVia: FinalStateVia = "location",
     ) {
         this.lastHeaders = initial.headers;
         this.asyncUrl = initial.headers.get("azure-asyncoperation") ?? undefined;
@@ -470,8 +546,12 @@ export class LroPoller {
             this.lastHeaders = res.headers;
             if (res.status === 202) return;
             this.status = "Succeeded";
+            if (this.method === "PUT" || (this.method !== "DELETE" && this.finalStateVia === "original-uri")) {
+                this.finalBody = await this.client.get(this.path, { apiVersion: this.options.apiVersion, headers: this.options.headers });
+            } else {
+                this.finalBody = this.method === "DELETE" ? undefined : res.body;
+            }
             this.mode = "done";
-            this.finalBody = res.body;
             return;
         }
         const res = await this.client.request("GET", this.path, { apiVersion: this.options.apiVersion, headers: this.options.headers });
@@ -487,12 +567,16 @@ export class LroPoller {
     /** Polls (waiting between polls) until the operation ends; throws on Failed/Canceled or timeout. */
     async pollUntilDone(timeoutMs?: number): Promise<unknown> {
         const deadline = timeoutMs === undefined ? undefined : this.client.clock.now() + timeoutMs;
+        const what = `${this.method} ${redactUrl(this.client.url(this.path, this.options))} to finish`;
         while (!this.done) {
             const delay = this.nextPollDelayMs();
             if (deadline !== undefined && this.client.clock.now() + delay > deadline) {
-                throw new ArmError(0, "OperationTimedOut", `the operation did not finish within ${Math.round((timeoutMs ?? 0) / 1000)} s (last status ${this.status})`, this.method, redactUrl(this.client.url(this.path, this.options)), 1);
+                // Polling before Retry-After would be refused: wait out the deadline, then stop.
+                await this.client.sleep(deadline - this.client.clock.now(), what);
+                const askedNote = delay > this.defaultIntervalMs ? `; Azure asked to poll again only after ${formatDuration(delay)}` : "";
+                throw new ArmError(0, "OperationTimedOut", `the operation did not finish within ${formatDuration(timeoutMs ?? 0)} (last status ${this.status}${askedNote})`, this.method, redactUrl(this.client.url(this.path, this.options)), 1);
             }
-            await this.client.sleep(delay);
+            await this.client.sleep(delay, what);
             await this.poll();
         }
         return this.finalBody;
@@ -500,15 +584,16 @@ export class LroPoller {
 
     private async finish(operationBody: unknown): Promise<void> {
         this.status = "Succeeded";
-        if (this.method === "PUT" || this.method === "PATCH") {
+        const via = this.finalStateVia;
+        if (this.method === "DELETE") {
+            this.finalBody = undefined;
+        } else if (this.method === "PUT" || via === "original-uri" || (this.method === "PATCH" && !(via === "location" && this.locationUrl))) {
             this.finalBody = await this.client.get(this.path, { apiVersion: this.options.apiVersion, headers: this.options.headers });
-        } else if (this.method === "POST" && this.locationUrl) {
+        } else if (via === "location" && this.locationUrl) {
             const res = await this.client.request("GET", this.locationUrl);
             this.finalBody = res.body;
-        } else if (this.method === "POST") {
-            this.finalBody = isRecord(operationBody) && "properties" in operationBody ? operationBody.properties : undefined;
         } else {
-            this.finalBody = undefined;
+            this.finalBody = isRecord(operationBody) && "properties" in operationBody ? operationBody.properties : undefined;
         }
         this.mode = "done";
     }

@@ -4,6 +4,7 @@
 import type { RolloutPolicy } from "../../src/rollout/planner";
 import { AVD_ENV as V, DEFAULTS, EnvironmentReader, UPGRADE_MODES } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
+import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
 export class InputError extends Error {
     constructor(message: string) {
@@ -88,7 +89,7 @@ export function readTargets(env: NodeJS.ProcessEnv): Targets {
         "Microsoft.Compute/galleries/images/versions",
         V.imageVersionId.name,
     );
-    if (!/^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/.test(version.name)) {
+    if (!GALLERY_VERSION_PATTERN.test(version.name)) {
         throw new InputError(`${V.imageVersionId.name} ends in "${version.name}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
     return { vmss, hostPool, imageVersionId: version.id, imageDefinitionId: parentId(version), imageVersion: version.name };

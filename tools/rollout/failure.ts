@@ -1,15 +1,13 @@
 // How the rollout and the health gate report a failure on stderr: one "Error:" headline the
 // user can act on, then the details.
-import { describeAzureFailure } from "../azure/cli";
+import { describeFailure as describeToolFailure } from "../shared/tool";
 import { InputError } from "./env";
-import { ToolFailure } from "./report";
 
 export function describeFailure(e: unknown, tool: "rollout" | "health gate"): string[] {
-    if (e instanceof ToolFailure) return [`Error: ${e.message}`, ...e.details];
     if (e instanceof InputError) return [`Error: ${e.message}`];
-    return describeAzureFailure(e, {
+    return describeToolFailure(e, {
         tool,
-        permissions: `the ${tool} needs Virtual Machine Contributor on the scale set and Desktop Virtualization Session Host Operator${tool === "rollout" ? " and Desktop Virtualization User Session Operator" : ""} on the host pool`,
+        permissions: `the ${tool} needs Virtual Machine Contributor on the scale set${tool === "rollout" ? " (plus Tag Contributor there, for its lock and drained-host tags)" : ""} and Desktop Virtualization Session Host Operator${tool === "rollout" ? " and Desktop Virtualization User Session Operator" : ""} on the host pool`,
         retryLater: `run \`pulumi up\` again later: the ${tool} resumes from what Azure reports`,
     });
 }

@@ -14,7 +14,8 @@ import { isReady } from "../../src/rollout/hosts";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { getScaleSet, latestRollingUpgrade, modelReferencesTarget, readHosts, type Host } from "./azure";
 import type { GateInputs } from "./env";
-import { list, Progress, table, ToolFailure, type Io } from "./report";
+import { Progress, ToolFailure, type Io } from "../shared/tool";
+import { list, table } from "./report";
 import { beginRunCommand, readRunCommandView, runCommandOutput, type RunCommandView } from "./runCommand";
 
 /** A probed host's verdict. */

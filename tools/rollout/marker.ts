@@ -14,7 +14,7 @@ import { ROLLOUT_DRAINED_TAG, ROLLOUT_LOCK_TAG } from "../../src/rollout/markerT
 import type { ArmClient } from "../azure/arm";
 import type { ResourceId } from "../azure/ids";
 import { getTags, updateTags } from "./azure";
-import { ToolFailure } from "./report";
+import { ToolFailure } from "../shared/tool";
 
 export const LOCK_TAG = ROLLOUT_LOCK_TAG;
 export const DRAINED_TAG = ROLLOUT_DRAINED_TAG;

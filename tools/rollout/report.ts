@@ -1,24 +1,5 @@
-// Progress lines and failure tables for the rollout and the health gate: one stderr line
-// per state change, prefixed with the elapsed time, and a per-host table when they stop.
-import type { Io } from "../azure/cli";
-import { formatDuration, type Clock } from "../azure/clock";
-
-export type { Io } from "../azure/cli";
-
-export class Progress {
-    private readonly start: number;
-
-    constructor(
-        private readonly io: Io,
-        private readonly clock: Clock,
-    ) {
-        this.start = clock.now();
-    }
-
-    line(text: string): void {
-        this.io.stderr(`[${formatDuration(this.clock.now() - this.start)}] ${text}`);
-    }
-}
+// Failure tables for the rollout and the health gate: a per-host table when they stop.
+// Progress lines and ToolFailure live in tools/shared/tool.ts.
 
 /** A plain-text table: columns padded to their widest cell. */
 export function table(headers: string[], rows: string[][]): string[] {
@@ -31,15 +12,4 @@ export function table(headers: string[], rows: string[][]): string[] {
 export function list(items: string[]): string {
     if (items.length <= 1) return items.join("");
     return `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`;
-}
-
-/** A failure the user can act on: a headline, then details (tables, next steps). */
-export class ToolFailure extends Error {
-    constructor(
-        message: string,
-        readonly details: string[] = [],
-    ) {
-        super(message);
-        this.name = "ToolFailure";
-    }
 }

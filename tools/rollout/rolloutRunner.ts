@@ -15,8 +15,9 @@ import { sameResourceId } from "../azure/ids";
 import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
-import { list, Progress, table, ToolFailure, type Io } from "./report";
-import { sleepUnlessStopped, StopRequested, throwIfStopped } from "./stop";
+import { Progress, ToolFailure, type Io } from "../shared/tool";
+import { list, table } from "./report";
+import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 
 export interface RolloutResult {
     imageVersion: string;
@@ -141,7 +142,7 @@ export class Rollout {
             for (const line of this.report()) this.progress.line(line);
             return result;
         } catch (e) {
-            if (e instanceof StopRequested) throw this.stoppedBySignal(e);
+            if (e instanceof StopRequested) throw this.stoppedBySignal();
             throw e;
         } finally {
             await this.marker.release().catch((e: unknown) => this.log(`could not remove the rollout's lock tag (it runs out by itself): ${e instanceof Error ? e.message : String(e)}`));
@@ -602,9 +603,9 @@ export class Rollout {
         ]);
     }
 
-    private stoppedBySignal(e: StopRequested): ToolFailure {
+    private stoppedBySignal(): ToolFailure {
         const left = this.lastHosts.filter((h) => h.draining && this.marker.drainedIds.has(h.instanceId));
-        return new ToolFailure(`rollout stopped by ${e.reason}: ${this.progressText()}; run \`pulumi up\` again to continue.`, [
+        return new ToolFailure(`rollout stopped by ${stopReason(this.stop)}: ${this.progressText()}; run \`pulumi up\` again to continue.`, [
             left.length > 0
                 ? `${list(left.map((h) => h.name))} ${left.length === 1 ? "is" : "are"} being upgraded by Azure and stay${left.length === 1 ? "s" : ""} in drain mode; the scale set's tag avd-image-rings-rollout-drained lists them, and the next run finishes them first.`
                 : "No host is in drain mode on the rollout's account.",
