@@ -214,6 +214,12 @@ describe("ring configuration", () => {
             expectError("prod", values, /forceLogoffAfterTimeout needs drain\.messageBody/);
         });
 
+        it("refuses a Manual ring that follows the image definition's latest version, which the rollout could never move", () => {
+            expectError("prod", withValue(shipped("prod"), "sessionHosts.useLatestImage", true), /^Pulumi\.prod\.yaml: avd-image-rings:sessionHosts\.useLatestImage cannot be true with upgradeMode Manual/);
+            const rolling = parse("test", withValue(shipped("test"), "sessionHosts.useLatestImage", true));
+            assert.equal(rolling.sessionHosts.useLatestImage, true, "a Rolling test ring may follow latest");
+        });
+
         it("requires the secret password for an Active Directory join", () => {
             const values = withValue(shipped("prod"), "sessionHosts.domainJoin", { type: "ActiveDirectory", domainName: "corp.contoso.com", username: "svc-join" });
             expectError("prod", values, /avd-image-rings:domainJoinPassword is required .* pulumi config set --secret avd-image-rings:domainJoinPassword/);

@@ -370,6 +370,15 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         domainJoin: parseDomainJoin(r.optObj("domainJoin"), secret, r.file),
         useLatestImage: r.bool("useLatestImage", false),
     };
+    // A model that follows the definition's latest version never changes when a version is
+    // published, so the drain-aware rollout would drain hosts with nothing to move them to
+    // (reimage keeps "the existing version" without exactVersion: docs/rollout.md).
+    if (s.useLatestImage && s.upgradeMode === "Manual") {
+        r.fail(
+            "useLatestImage",
+            "cannot be true with upgradeMode Manual: the scale set would follow the image definition's latest version, which a new version never changes in the scale set's model, so the drain-aware rollout would have nothing to move hosts onto; pin the version (useLatestImage: false) or use upgradeMode Rolling in a test ring",
+        );
+    }
     // The gate's deadline must fit the gate's range; a long pause on a large ring can exceed it.
     const gateMinutes = gateTimeoutMinutesFor({
         upgradeMode: s.upgradeMode,
