@@ -11,6 +11,7 @@ import { gateTimeoutMinutes } from "../src/rollout/healthGate";
 import { AVD_ENV, LIMITS } from "../src/tools/environment";
 import { readInputs } from "../tools/buildImage";
 import { readGateInputs, readRolloutInputs } from "../tools/rollout/env";
+import { seededRandom } from "./fakeAzure/server";
 
 const SUB = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
 const TARGETS = {
@@ -19,18 +20,6 @@ const TARGETS = {
     imageVersionId: `/subscriptions/${SUB}/resourceGroups/rg-avd-images/providers/Microsoft.Compute/galleries/g/images/d/versions/1.2.0`,
 };
 const SUBNET = `/subscriptions/${SUB}/resourceGroups/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-avd/subnets/snet-avd`;
-
-/** mulberry32: a small seeded generator, so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-        a = (a + 0x6d2b79f5) >>> 0;
-        let t = a;
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)];
@@ -105,7 +94,7 @@ describe("tool environment contract", () => {
     it("a seeded sweep of valid rings: every tool accepts the environment the program gives it", () => {
         let parsed = 0;
         for (let seed = 1; seed <= 1500; seed++) {
-            const values = randomRing(random(seed));
+            const values = randomRing(seededRandom(seed));
             const ring = parse(values);
             if (ring instanceof ConfigError) {
                 // The only refusal a valid-looking draw may meet: a rolling upgrade longer than the gate can wait.
@@ -143,7 +132,7 @@ describe("tool environment contract", () => {
     });
 
     describe("a value just outside a range is refused by the config and by the tool alike", () => {
-        const shipped = randomRing(random(7));
+        const shipped = randomRing(seededRandom(7));
         const cases: Array<[string, keyof typeof LIMITS, { name: string }, "rollout" | "gate"]> = [
             ["rollingUpgrade.maxUnhealthyUpgradedInstancePercent", "maxUnhealthyUpgradedInstancePercent", AVD_ENV.maxUnhealthyUpgradedPercent, "rollout"],
             ["drain.timeoutMinutes", "drainTimeoutMinutes", AVD_ENV.drainTimeoutMinutes, "rollout"],
@@ -173,7 +162,7 @@ describe("tool environment contract", () => {
     });
 
     it("refuses a rolling upgrade longer than the gate's deadline, naming the key", () => {
-        const values = randomRing(random(3)) as { sessionHosts: Record<string, unknown> };
+        const values = randomRing(seededRandom(3)) as { sessionHosts: Record<string, unknown> };
         values.sessionHosts = { ...values.sessionHosts, upgradeMode: "Rolling", capacity: 1000, rollingUpgrade: { maxBatchInstancePercent: 5, maxUnhealthyInstancePercent: 5, pauseTimeBetweenBatches: "PT10H" } };
         const refused = parse(values);
         assert.ok(refused instanceof ConfigError);
@@ -181,7 +170,7 @@ describe("tool environment contract", () => {
     });
 
     it("a Manual ring with the longest probe round still leaves the gate room for it", () => {
-        const values = randomRing(random(5)) as { sessionHosts: Record<string, unknown> };
+        const values = randomRing(seededRandom(5)) as { sessionHosts: Record<string, unknown> };
         values.sessionHosts = { ...values.sessionHosts, upgradeMode: "Manual", healthGate: { probeTimeoutMinutes: 90 } };
         const ring = parse(values);
         assert.ok(!(ring instanceof ConfigError), String(ring));
@@ -189,11 +178,11 @@ describe("tool environment contract", () => {
     });
 
     it("refuses a control character in a message before it becomes an environment variable", () => {
-        const values = randomRing(random(9)) as { sessionHosts: Record<string, unknown> };
+        const values = randomRing(seededRandom(9)) as { sessionHosts: Record<string, unknown> };
         values.sessionHosts = { ...values.sessionHosts, drain: { messageBody: "save your work\u0000now" } };
         const refused = parse(values);
         assert.ok(refused instanceof ConfigError);
         assert.match(refused.message, /sessionHosts\.drain\.messageBody holds the control character U\+0000/);
-        assert.throws(() => readRolloutInputs({ ...rolloutEnvironment(parse(randomRing(random(9))) as RingConfig, TARGETS), AVD_DRAIN_MESSAGE_BODY: "a\u0007b" }), /AVD_DRAIN_MESSAGE_BODY holds the control character U\+0007/);
+        assert.throws(() => readRolloutInputs({ ...rolloutEnvironment(parse(randomRing(seededRandom(9))) as RingConfig, TARGETS), AVD_DRAIN_MESSAGE_BODY: "a\u0007b" }), /AVD_DRAIN_MESSAGE_BODY holds the control character U\+0007/);
     });
 });
