@@ -154,6 +154,30 @@ describe("drain-aware rollout (tools/rollout.ts)", () => {
         assert.ok(!all.includes(TOKEN), "the token is never printed");
     });
 
+    it("sends every AVD call through @azure/arm-desktopvirtualization at api-version 2024-04-03, on the ARM client's transmit path", async () => {
+        w = await world(3);
+        signIn(w, "1", [{ userPrincipalName: "ada@contoso.com", endsAfterPolls: 2 }]);
+        signIn(w, "2", [{ userPrincipalName: "alan@contoso.com", endsAfterPolls: 1 }]);
+        const run = await rollout(w);
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        const avd = w.fake.requests.filter((r) => r.path.includes("/providers/Microsoft.DesktopVirtualization/"));
+        const kinds: Array<[string, RegExp]> = [
+            ["GET", /\/hostPools\/[^/]+\/sessionHosts$/],
+            ["GET", /\/hostPools\/[^/]+\/userSessions$/],
+            ["PATCH", /\/sessionHosts\/[^/]+$/],
+            ["POST", /\/userSessions\/[^/]+\/sendMessage$/],
+        ];
+        for (const [method, path] of kinds) assert.ok(avd.some((r) => r.method === method && path.test(r.path)), `the rollout sent ${method} ${path}`);
+        for (const r of avd) {
+            assert.equal(new URLSearchParams(r.query).get("api-version"), "2024-04-03", `${r.method} ${r.path}`);
+            assert.match(r.userAgent ?? "", /azsdk-js-arm-desktopvirtualization\/1\.2\.0/, `${r.method} ${r.path} was sent by the official client`);
+            assert.equal(r.auth, "bearer", `${r.method} ${r.path} carries the ARM token`);
+        }
+        // Compute calls stay hand-written, and the SDK adds no requests of its own (no retries of its own).
+        assert.ok(w.fake.requests.filter((r) => r.path.includes("/Microsoft.Compute/")).every((r) => !/azsdk-js/.test(r.userAgent ?? "")));
+        assert.deepEqual(w.fake.violations, []);
+    });
+
     it("stops at a host whose users never leave: nobody is signed out without a message, untouched hosts keep serving", async () => {
         w = await world(5);
         signIn(w, "1", [{ userPrincipalName: "stays@contoso.com", endsAfterPolls: "never" }]);

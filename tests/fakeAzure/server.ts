@@ -139,6 +139,8 @@ export interface RequestRecord {
     lost?: boolean;
     /** "bearer", "sas" or "none": how the request authenticated. */
     auth: "bearer" | "sas" | "none";
+    /** The User-Agent header the client sent. */
+    userAgent?: string;
 }
 
 export interface RetryAfterViolation {
@@ -437,6 +439,7 @@ export class FakeAzure {
             throttled: false,
             injected: false,
             auth: authHeader ? "bearer" : url.searchParams.has("sig") ? "sas" : "none",
+            userAgent: req.headers["user-agent"],
         };
         this.requests.push(record);
         const send = (r: FakeResponse) => {

@@ -4,7 +4,8 @@
 // counters a benchmark can read. Responses are `unknown`; narrow them with ./json.
 // Hand-written rather than @azure/core-rest-pipeline + @azure/core-lro: their retry, throttling
 // and polling waits sleep on real timers (core-util `delay`), which the virtual clock the tests and
-// benchmarks share with the fake cannot drive; see docs/build-trigger.md (Azure clients).
+// benchmarks share with the fake cannot drive; see docs/build-trigger.md (Azure clients). Official
+// clients whose api-version matches run over this client instead (`send`, tools/azure/sdkHttp.ts).
 import type { Clock } from "./clock";
 import { systemClock } from "./clock";
 import { ARM_DEFAULT_ENDPOINT, armEndpointFromEnvironment, armScopeFor, tokenProviderFromEnvironment, type TokenProvider } from "./credentials";
@@ -302,6 +303,17 @@ export class ArmClient {
      */
     async external(method: HttpMethod, url: string, options: { headers?: Record<string, string>; scope?: string; acceptStatuses?: number[] } = {}): Promise<ArmResponse & { body: string }> {
         const res = await this.transmit({ method, url, headers: { ...options.headers }, scope: options.scope, acceptStatuses: options.acceptStatuses, text: true });
+        return { ...res, body: typeof res.body === "string" ? res.body : "" };
+    }
+
+    /**
+     * One request built by someone else (an official SDK's pipeline, see tools/azure/sdkHttp.ts)
+     * on this client's transmit path: ARM token, retries that honour Retry-After on the clock,
+     * no repeat of a POST after a 5xx or a dropped connection, stats. A final status >= 400 not in
+     * `acceptStatuses` throws ArmError before the caller sees it. The URL must be on the ARM endpoint.
+     */
+    async send(method: HttpMethod, url: string, options: { headers?: Record<string, string>; body?: string; acceptStatuses?: number[] } = {}): Promise<ArmResponse & { body: string }> {
+        const res = await this.transmit({ method, url: this.url(url), headers: { ...options.headers }, body: options.body, scope: this.scope, acceptStatuses: options.acceptStatuses, text: true });
         return { ...res, body: typeof res.body === "string" ? res.body : "" };
     }
 

@@ -4,12 +4,15 @@
 // calls, one per snapshot whatever the number of hosts, so calls grow with batches rather
 // than with hosts times polls.
 import type { HealthSignal, HostState } from "../../src/rollout/hosts";
-import type { ArmClient, LroPoller } from "../azure/arm";
+import { DesktopVirtualizationAPIClient } from "@azure/arm-desktopvirtualization";
+import { ArmError, type ArmClient, type LroPoller } from "../azure/arm";
+import { armCredential, armHttpClient, removeSdkRetryAndAuthPolicies } from "../azure/sdkHttp";
 import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/ids";
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
 import type { Targets } from "./env";
 
 export const COMPUTE_API_VERSION = "2024-11-01";
+/** What @azure/arm-desktopvirtualization 1.2.0 sends, the version of the program's AVD resources. */
 export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
 /** Microsoft.Resources/tags at a resource's scope (Tags_GetAtScope / Tags_UpdateAtScope, both 200). */
 export const TAGS_API_VERSION = "2021-04-01";
@@ -133,30 +136,63 @@ export interface SessionHost {
     sessions: number;
 }
 
-function timeOf(text: string | undefined): number | undefined {
-    const t = text === undefined ? NaN : Date.parse(text);
-    return Number.isNaN(t) ? undefined : t;
-}
-
 function lastSegment(id: string): string {
     return decodeURIComponent(id.replace(/\/+$/, "").split("/").pop() ?? "");
 }
 
+/**
+ * The official AVD client for `hostPool`'s subscription, sending through `arm` (one per ArmClient
+ * and subscription): see tools/azure/sdkHttp.ts for why its retry and auth policies are removed.
+ */
+const avdClients = new WeakMap<ArmClient, Map<string, DesktopVirtualizationAPIClient>>();
+
+export function desktopVirtualizationClient(arm: ArmClient, hostPool: ResourceId): DesktopVirtualizationAPIClient {
+    let bySubscription = avdClients.get(arm);
+    if (!bySubscription) avdClients.set(arm, (bySubscription = new Map()));
+    const key = hostPool.subscriptionId.toLowerCase();
+    let client = bySubscription.get(key);
+    if (!client) {
+        client = new DesktopVirtualizationAPIClient(armCredential(arm), hostPool.subscriptionId, {
+            endpoint: arm.endpoint,
+            credentialScopes: [`${arm.endpoint}/.default`],
+            httpClient: armHttpClient(arm),
+            userAgentOptions: { userAgentPrefix: "avd-image-rings-tools" },
+        });
+        removeSdkRetryAndAuthPolicies(client.pipeline);
+        bySubscription.set(key, client);
+    }
+    return client;
+}
+
+function poolParts(hostPool: ResourceId): { resourceGroupName: string; hostPoolName: string } {
+    if (!hostPool.resourceGroupName) throw new Error(`${hostPool.id} is not a host pool id (no resource group)`);
+    return { resourceGroupName: hostPool.resourceGroupName, hostPoolName: hostPool.name };
+}
+
+function isNotFound(e: unknown): boolean {
+    return e instanceof ArmError && e.status === 404;
+}
+
+function timeOfDate(value: Date | string | undefined): number | undefined {
+    if (value === undefined) return undefined;
+    const t = value instanceof Date ? value.getTime() : Date.parse(value);
+    return Number.isNaN(t) ? undefined : t;
+}
+
 export async function listSessionHosts(arm: ArmClient, hostPool: ResourceId): Promise<SessionHost[]> {
-    const items = await arm.list(`${hostPool.id}/sessionHosts`, { apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION });
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
     const hosts: SessionHost[] = [];
-    for (const item of items) {
-        const id = optionalString(item, "id");
-        if (!id) continue;
+    for await (const item of desktopVirtualizationClient(arm, hostPool).sessionHosts.list(resourceGroupName, hostPoolName)) {
+        if (!item.id) continue;
         hosts.push({
-            name: lastSegment(id),
-            resourceId: optionalString(item, "properties.resourceId"),
-            virtualMachineId: optionalString(item, "properties.virtualMachineId"),
-            status: optionalString(item, "properties.status"),
-            lastHeartBeat: timeOf(optionalString(item, "properties.lastHeartBeat")),
+            name: lastSegment(item.id),
+            resourceId: item.resourceId,
+            virtualMachineId: item.virtualMachineId,
+            status: item.status,
+            lastHeartBeat: timeOfDate(item.lastHeartBeat),
             // Only an explicit false is drain mode.
-            allowNewSession: at(item, "properties.allowNewSession") !== false,
-            sessions: optionalNumber(item, "properties.sessions") ?? 0,
+            allowNewSession: item.allowNewSession !== false,
+            sessions: typeof item.sessions === "number" ? item.sessions : 0,
         });
     }
     return hosts;
@@ -172,53 +208,56 @@ export interface UserSession {
 
 /** Every user session in the host pool (one paged list for all hosts). */
 export async function listUserSessions(arm: ArmClient, hostPool: ResourceId): Promise<UserSession[]> {
-    const items = await arm.list(`${hostPool.id}/userSessions`, { apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION });
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
     const sessions: UserSession[] = [];
-    for (const item of items) {
-        const id = optionalString(item, "id");
-        const m = id ? /\/sessionHosts\/([^/]+)\/userSessions\/([^/]+)$/i.exec(id) : null;
+    for await (const item of desktopVirtualizationClient(arm, hostPool).userSessions.listByHostPool(resourceGroupName, hostPoolName)) {
+        const m = item.id ? /\/sessionHosts\/([^/]+)\/userSessions\/([^/]+)$/i.exec(item.id) : null;
         if (!m) continue;
         sessions.push({
             sessionHostName: decodeURIComponent(m[1]),
             id: decodeURIComponent(m[2]),
-            userPrincipalName: optionalString(item, "properties.userPrincipalName"),
-            state: optionalString(item, "properties.sessionState"),
+            userPrincipalName: item.userPrincipalName,
+            state: item.sessionState,
         });
     }
     return sessions;
 }
 
-function sessionHostPath(hostPool: ResourceId, sessionHostName: string): string {
-    return `${hostPool.id}/sessionHosts/${encodeURIComponent(sessionHostName)}`;
-}
-
 /** Drain mode on (no new sessions) or off; false when the session host no longer exists (404). */
 export async function setDrainMode(arm: ArmClient, hostPool: ResourceId, sessionHostName: string, drain: boolean): Promise<boolean> {
-    const res = await arm.request("PATCH", sessionHostPath(hostPool, sessionHostName), {
-        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
-        body: { properties: { allowNewSession: !drain } },
-        acceptStatuses: [404],
-    });
-    return res.status !== 404;
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
+    try {
+        await desktopVirtualizationClient(arm, hostPool).sessionHosts.update(resourceGroupName, hostPoolName, sessionHostName, { sessionHost: { allowNewSession: !drain } });
+        return true;
+    } catch (e) {
+        if (isNotFound(e)) return false;
+        throw e;
+    }
 }
 
-/** Shows a message in the user's session; false when the session ended meanwhile (404). */
+/**
+ * Shows a message in the user's session; false when the session ended meanwhile (404). A POST:
+ * ArmClient never repeats it after a lost answer (ArmError.outcomeUnknown reaches the caller).
+ */
 export async function sendMessage(arm: ArmClient, hostPool: ResourceId, s: UserSession, title: string, body: string): Promise<boolean> {
-    const res = await arm.request("POST", `${sessionHostPath(hostPool, s.sessionHostName)}/userSessions/${encodeURIComponent(s.id)}/sendMessage`, {
-        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
-        body: { messageTitle: title, messageBody: body },
-        acceptStatuses: [404],
-    });
-    return res.status !== 404;
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
+    try {
+        await desktopVirtualizationClient(arm, hostPool).userSessions.sendMessage(resourceGroupName, hostPoolName, s.sessionHostName, s.id, { sendMessage: { messageTitle: title, messageBody: body } });
+        return true;
+    } catch (e) {
+        if (isNotFound(e)) return false;
+        throw e;
+    }
 }
 
 /** Signs a user out (DELETE userSession with force=true); a session already gone is fine. */
 export async function logOff(arm: ArmClient, hostPool: ResourceId, s: UserSession): Promise<void> {
-    await arm.request("DELETE", `${sessionHostPath(hostPool, s.sessionHostName)}/userSessions/${encodeURIComponent(s.id)}`, {
-        apiVersion: DESKTOP_VIRTUALIZATION_API_VERSION,
-        query: { force: true },
-        acceptStatuses: [404],
-    });
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
+    try {
+        await desktopVirtualizationClient(arm, hostPool).userSessions.delete(resourceGroupName, hostPoolName, s.sessionHostName, s.id, { force: true });
+    } catch (e) {
+        if (!isNotFound(e)) throw e;
+    }
 }
 
 /**
