@@ -11,10 +11,12 @@ import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/i
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
 import type { Targets } from "./env";
 
+// Hand-written: @azure/arm-compute 25.1.1 sends 2026-04-01, not the 2024-11-01 the scale set is deployed with.
 export const COMPUTE_API_VERSION = "2024-11-01";
 /** What @azure/arm-desktopvirtualization 1.2.0 sends, the version of the program's AVD resources. */
 export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
 /** Microsoft.Resources/tags at a resource's scope (Tags_GetAtScope / Tags_UpdateAtScope, both 200). */
+// Hand-written: @azure/arm-resources 8.0.0 sends 2025-04-01; the vendored Tags spec is 2021-04-01.
 export const TAGS_API_VERSION = "2021-04-01";
 
 export interface ScaleSetModel {
