@@ -334,6 +334,17 @@ describe("health gate under Run Command faults: every fault is one host's verdic
         assert.ok(Math.max(...gaps) <= 5 * 60_000, `longest silent wait ${Math.max(...gaps)} ms`);
     });
 
+    it("a day-long Retry-After on an ordinary call ends the gate within its deadline instead of sleeping for a day", async () => {
+        w = await world(2, "Manual");
+        w.fake.injectFailure({ method: "GET", path: /\/sessionHosts$/, status: 429, retryAfterSeconds: 86_400, count: 1000 });
+        const run = await timedGate(w, { AVD_GATE_TIMEOUT_MINUTES: "30" });
+
+        assert.equal(run.code, 1);
+        assert.ok(run.elapsedMs <= 30 * 60_000 + POLL_MS, `elapsed ${run.elapsedMs} ms`);
+        assert.match(run.stderr.join("\n"), /Azure asked to retry in 24h00m00s, longer than this tool waits for one call \(30m00s\)/);
+        assert.deepEqual(w.fake.violations, [], "Retry-After is never undercut");
+    });
+
     it("a failed Run Command (extension error) is that host's 'probe failed' with Azure's message", async () => {
         w = await world(3, "Manual");
         w.rc.script(VMSS, "2", () => ({ extensionError: "Failed to download the script" }));

@@ -374,6 +374,18 @@ describe("drain-aware rollout under faults", () => {
         assert.ok(w.clock.now() - w.compute.manualUpgrades[0].time < 3 * 3600_000);
     });
 
+    it("does not sleep for a day when a list call is throttled with a day-long Retry-After: it stops at once, saying why", async () => {
+        w = await world(3);
+        w.fake.injectFailure({ method: "GET", path: /\/userSessions$/, status: 429, retryAfterSeconds: 24 * 3600, count: 1000 });
+        const started = w.clock.now();
+        const run = await rollout(w, { AVD_DRAIN_TIMEOUT_MINUTES: "60", AVD_HEALTH_TIMEOUT_MINUTES: "45" });
+
+        assert.equal(run.code, 1);
+        assert.match(run.err, /Azure asked to retry in 24h00m00s, longer than this tool waits for one call \(1h00m00s\)/);
+        assert.ok(w.clock.now() - started <= 60 * 60_000 + POLL_MS, `ended after ${(w.clock.now() - started) / 60_000} min`);
+        assert.deepEqual(w.fake.violations, [], "never retried before the Retry-After");
+    });
+
     it("never lets two rollouts of one scale set act at once: the second says who holds the lock", async () => {
         w = await world(5);
         const [a, b] = await Promise.all([rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "alice@laptop" }), rollout(w, { AVD_PAUSE_BETWEEN_BATCHES: "PT0S" }, { owner: "bob@ci" })]);

@@ -12,7 +12,8 @@
 // each probed host's verdict). Exit 0 = validated, 1 = failed (per-host table on stderr: healthy,
 // unhealthy, probe failed, probe timed out, host disappeared), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type Io, type ToolOptions } from "./shared/tool";
+import { systemClock } from "./azure/clock";
+import { Progress, runAsScript, type Io, type ToolOptions } from "./shared/tool";
 import { InputError, readGateInputs } from "./rollout/env";
 import { describeFailure } from "./rollout/failure";
 import { HealthGate } from "./rollout/healthGateRunner";
@@ -25,7 +26,13 @@ export type MainOptions = ToolOptions;
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
     try {
         const inputs = readGateInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs, signal: options.signal });
+        const heartbeat = new Progress(io, options.clock ?? systemClock);
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs,
+            signal: options.signal,
+            heartbeat: (line) => heartbeat.line(line),
+            // No single Retry-After may outlast the gate's own deadline.
+            maxRetryWaitMs: inputs.timeoutMs,
+        });
         const result = await new HealthGate(arm, inputs, io).execute();
         io.stdout(JSON.stringify(result));
         return 0;

@@ -13,7 +13,8 @@
 // Exit 0 = every host on the target version, 1 = stopped, time-boxed, interrupted
 // (SIGINT/SIGTERM) or failed (per-host report on stderr), 2 = invalid input.
 import { ArmClient } from "./azure/arm";
-import { runAsScript, type Io, type ToolOptions } from "./shared/tool";
+import { systemClock } from "./azure/clock";
+import { Progress, runAsScript, type Io, type ToolOptions } from "./shared/tool";
 import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import { defaultOwner } from "./rollout/marker";
@@ -31,7 +32,13 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
     let rollout: Rollout | undefined;
     try {
         const inputs = readRolloutInputs(env);
-        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs, signal: options.signal });
+        const heartbeat = new Progress(io, options.clock ?? systemClock);
+        const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs,
+            signal: options.signal,
+            heartbeat: (line) => heartbeat.line(line),
+            // No single Retry-After may outlast the longest phase the rollout itself would wait for.
+            maxRetryWaitMs: Math.max(inputs.drainTimeoutMs, inputs.healthTimeoutMs),
+        });
         rollout = new Rollout(arm, inputs, io, { stop: options.signal, owner: options.owner ?? defaultOwner(env) });
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));

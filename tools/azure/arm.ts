@@ -74,6 +74,12 @@ export interface ArmClientOptions {
     userAgent?: string;
     /** Aborted when the tool must stop: every wait then rejects with StopRequested. */
     signal?: AbortSignal;
+    /**
+     * The longest single retry wait (Retry-After or backoff) any call accepts: a tool sets it from its
+     * own deadline, so a Retry-After of a day fails the call at once with the numbers instead of
+     * sleeping for a day. Per-call `deadline`s still apply.
+     */
+    maxRetryWaitMs?: number;
     /** Receives a line at least every `heartbeatMs` during a longer wait, saying what it waits for. */
     heartbeat?: (line: string) => void;
     heartbeatMs?: number;
@@ -232,6 +238,7 @@ export class ArmClient {
     private readonly signal?: AbortSignal;
     private readonly heartbeat?: (line: string) => void;
     private readonly heartbeatMs: number;
+    private readonly maxRetryWaitMs?: number;
 
     constructor(options: ArmClientOptions) {
         this.endpoint = (options.endpoint ?? ARM_DEFAULT_ENDPOINT).replace(/\/+$/, "");
@@ -247,6 +254,7 @@ export class ArmClient {
         this.signal = options.signal;
         this.heartbeat = options.heartbeat;
         this.heartbeatMs = options.heartbeatMs ?? 5 * 60_000;
+        this.maxRetryWaitMs = options.maxRetryWaitMs;
     }
 
     /** A client configured from AZURE_RESOURCE_MANAGER_ENDPOINT (else ARM_ENVIRONMENT's cloud) and the credentials of tools/azure/credentials.ts. */
@@ -460,6 +468,9 @@ export class ArmClient {
         if (t.deadline !== undefined && this.clock.now() + delay > t.deadline) {
             const left = Math.max(0, t.deadline - this.clock.now());
             throw new ArmError(status, code, `${message}; Azure asked to retry in ${formatDuration(delay)}, but only ${formatDuration(left)} remain before this step's deadline`, t.method, path, attempt);
+        }
+        if (this.maxRetryWaitMs !== undefined && delay > this.maxRetryWaitMs) {
+            throw new ArmError(status, code, `${message}; Azure asked to retry in ${formatDuration(delay)}, longer than this tool waits for one call (${formatDuration(this.maxRetryWaitMs)})`, t.method, path, attempt);
         }
         await this.sleep(delay, `a retry of ${t.method} ${path} (HTTP ${status || "no response"} ${code})`);
     }
