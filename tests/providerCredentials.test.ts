@@ -3,59 +3,14 @@ import * as compute from "@pulumi/azure-native/compute";
 import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
 import * as pulumi from "@pulumi/pulumi";
 import { ImageRollout } from "../components/imageRollout";
-import { simulatedCommandStdout } from "../preview/commands";
 import { evaluate, type Evaluation, type RecordedResource } from "../preview/engine";
-import type { SimulationContext } from "../preview/simulate";
 import { parseRingConfig } from "../src/config/parse";
 import { providerCredentialEnvironment } from "../src/tools/providerCredentials";
+import { IMAGE_VERSION_ID, ringValues, simulation, SUBSCRIPTION, type Observed } from "./fixtures/rolloutRing";
 
-const SUBSCRIPTION = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
-const IMAGE_VERSION_ID = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-images-test/providers/Microsoft.Compute/galleries/avd_golden_images/images/avd-win11-m365/versions/1.2.0`;
-const SUBNET = `/subscriptions/${SUBSCRIPTION}/resourceGroups/rg-avd-network/providers/Microsoft.Network/virtualNetworks/vnet-avd-weu/subnets/snet-avd`;
 const CLIENT_SECRET = "stack-config-client-secret-value";
 const CLIENT_ID = "3f2c1a9e-5b7d-4e21-9a0c-6d8e4f1b2a73";
 const TENANT_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
-
-function ringValues(upgradeMode: "Manual" | "Rolling", extra: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-        imageVersion: "1.2.0",
-        promoteFrom: "contoso/avd-image-rings/pilot",
-        location: "westeurope",
-        resourceGroupName: "rg-avd-prod",
-        sessionHosts: {
-            vmSize: "Standard_D8s_v5",
-            capacity: 60,
-            computerNamePrefix: "avdprd",
-            zones: ["1", "2", "3"],
-            subnetId: SUBNET,
-            osDiskSizeGb: 128,
-            upgradeMode,
-            rollingUpgrade: { maxBatchInstancePercent: 10, maxUnhealthyInstancePercent: 10, maxUnhealthyUpgradedInstancePercent: 5, pauseTimeBetweenBatches: "PT15M" },
-            drain: {
-                timeoutMinutes: 120,
-                messageTitle: "Session host maintenance",
-                messageBody: "This desktop is being updated tonight. Please save your work and sign out.",
-            },
-            healthGate: { maxLoginSeconds: 30, loginProbe: false },
-            ...extra,
-        },
-    };
-}
-
-function simulation(stdout?: string): SimulationContext {
-    return {
-        subscriptionId: SUBSCRIPTION,
-        tenantId: "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
-        stackOutputs: () => undefined,
-        commandStdout: (args) => stdout ?? simulatedCommandStdout(args, []),
-    };
-}
-
-interface Observed {
-    evaluation: Evaluation;
-    /** Logical names of each resource's explicit dependsOn, as the program passed them. */
-    dependsOn: Map<string, string[]>;
-}
 
 async function run(values: Record<string, unknown>, config: Record<string, string>, secretKeys: string[], stdout?: string): Promise<Observed> {
     const names = new Map<pulumi.Resource, string>();
