@@ -1,48 +1,9 @@
 import { strict as assert } from "node:assert";
-import * as compute from "@pulumi/azure-native/compute";
-import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
-import * as pulumi from "@pulumi/pulumi";
-import { ImageRollout } from "../components/imageRollout";
-import { evaluate, EvaluationError, type Evaluation, type RecordedResource } from "../preview/engine";
-import { parseRingConfig } from "../src/config/parse";
-import { IMAGE_VERSION_ID, ringValues, simulation, SUBSCRIPTION, type Observed } from "./fixtures/rolloutRing";
+import { EvaluationError, type Evaluation, type RecordedResource } from "../preview/engine";
+import { evaluateRollout, IMAGE_VERSION_ID, ringValues, SUBSCRIPTION, type Observed } from "./fixtures/rolloutRing";
 
-async function run(values: Record<string, unknown>, stdout?: string): Promise<Observed> {
-    const names = new Map<pulumi.Resource, string>();
-    const explicit = new Map<string, pulumi.Resource[]>();
-    const evaluation = await evaluate({
-        project: "avd-image-rings",
-        stack: "prod",
-        config: {},
-        secretKeys: [],
-        simulation: simulation(stdout),
-        program: async () => {
-            pulumi.runtime.registerStackTransformation((args) => {
-                names.set(args.resource, args.name);
-                const deps: unknown = args.opts.dependsOn;
-                const list: unknown[] = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
-                explicit.set(args.name, list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d)));
-                return undefined;
-            });
-            const ring = parseRingConfig({ stack: "prod", values, secret: () => undefined });
-            const vmss = new compute.VirtualMachineScaleSet("vmss", { resourceGroupName: "rg-avd-prod", vmScaleSetName: "vmss-avd-prod" });
-            const pool = new desktopvirtualization.HostPool("pool", {
-                resourceGroupName: "rg-avd-prod",
-                hostPoolName: "vdpool-avd-prod",
-                hostPoolType: "Pooled",
-                loadBalancerType: "BreadthFirst",
-                preferredAppGroupType: "Desktop",
-            });
-            const rollout = new ImageRollout(
-                "rollout",
-                { ring, vmssId: vmss.id, hostPoolId: pool.id, imageVersionId: IMAGE_VERSION_ID, imageVersion: ring.imageVersion },
-                { dependsOn: [vmss] },
-            );
-            return { validatedImageVersion: rollout.validatedImageVersion };
-        },
-    });
-    const dependsOn = new Map([...explicit].map(([name, deps]) => [name, deps.map((d) => names.get(d) ?? "?")]));
-    return { evaluation, dependsOn };
+function run(values: Record<string, unknown>, stdout?: string): Promise<Observed> {
+    return evaluateRollout(values, { stdout });
 }
 
 function byName(e: Evaluation, name: string): RecordedResource {

@@ -1,53 +1,15 @@
 import { strict as assert } from "node:assert";
-import * as compute from "@pulumi/azure-native/compute";
-import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
 import * as pulumi from "@pulumi/pulumi";
-import { ImageRollout } from "../components/imageRollout";
-import { evaluate, type Evaluation, type RecordedResource } from "../preview/engine";
-import { parseRingConfig } from "../src/config/parse";
+import type { Evaluation, RecordedResource } from "../preview/engine";
 import { providerCredentialEnvironment } from "../src/tools/providerCredentials";
-import { IMAGE_VERSION_ID, ringValues, simulation, SUBSCRIPTION, type Observed } from "./fixtures/rolloutRing";
+import { evaluateRollout, ringValues, SUBSCRIPTION, type Observed } from "./fixtures/rolloutRing";
 
 const CLIENT_SECRET = "stack-config-client-secret-value";
 const CLIENT_ID = "3f2c1a9e-5b7d-4e21-9a0c-6d8e4f1b2a73";
 const TENANT_ID = "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0";
 
-async function run(values: Record<string, unknown>, config: Record<string, string>, secretKeys: string[], stdout?: string): Promise<Observed> {
-    const names = new Map<pulumi.Resource, string>();
-    const explicit = new Map<string, pulumi.Resource[]>();
-    const evaluation = await evaluate({
-        project: "avd-image-rings",
-        stack: "prod",
-        config,
-        secretKeys,
-        simulation: simulation(stdout),
-        program: async () => {
-            pulumi.runtime.registerStackTransformation((args) => {
-                names.set(args.resource, args.name);
-                const deps: unknown = args.opts.dependsOn;
-                const list: unknown[] = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
-                explicit.set(args.name, list.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d)));
-                return undefined;
-            });
-            const ring = parseRingConfig({ stack: "prod", values, secret: () => undefined });
-            const vmss = new compute.VirtualMachineScaleSet("vmss", { resourceGroupName: "rg-avd-prod", vmScaleSetName: "vmss-avd-prod" });
-            const pool = new desktopvirtualization.HostPool("pool", {
-                resourceGroupName: "rg-avd-prod",
-                hostPoolName: "vdpool-avd-prod",
-                hostPoolType: "Pooled",
-                loadBalancerType: "BreadthFirst",
-                preferredAppGroupType: "Desktop",
-            });
-            const rollout = new ImageRollout(
-                "rollout",
-                { ring, vmssId: vmss.id, hostPoolId: pool.id, imageVersionId: IMAGE_VERSION_ID, imageVersion: ring.imageVersion },
-                { dependsOn: [vmss] },
-            );
-            return { validatedImageVersion: rollout.validatedImageVersion };
-        },
-    });
-    const dependsOn = new Map([...explicit].map(([name, deps]) => [name, deps.map((d) => names.get(d) ?? "?")]));
-    return { evaluation, dependsOn };
+function run(values: Record<string, unknown>, config: Record<string, string>, secretKeys: string[]): Promise<Observed> {
+    return evaluateRollout(values, { config, secretKeys });
 }
 
 function byName(e: Evaluation, name: string): RecordedResource {
