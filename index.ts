@@ -50,7 +50,7 @@ export = async () => {
                 tags: ring.tags,
                 perImageRoles: ring.form === "fleet",
             });
-            parts.builds[image.name] = build;
+            parts.builds[image.name] = { templateName: build.templateName, buildCommandCli: build.buildCommandCli, buildCommandPowershell: build.buildCommandPowershell };
             parts.images[image.name] = {
                 imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
                 latestImageReference: latestImageReference(imageGallery.imageDefinitionIds[image.name]),
