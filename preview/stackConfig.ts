@@ -110,16 +110,18 @@ export function readStackConfig(dir: string, stack: string, stackDir = dir): Sta
         }
         config[key] = asString(value);
     }
-    // The CLI merges an ESC environment's pulumiConfig under the stack file's values; offline there is
-    // no environment to open, so say so, and fail as the CLI would on the required keys then missing.
+    // The CLI refuses a stack lacking a key Pulumi.yaml declares without a default. It merges an ESC
+    // environment's pulumiConfig under the stack file's values; offline there is no environment to
+    // open, so say so, and fail as the CLI would on the required keys then missing.
     const environments = escEnvironments(doc.environment);
-    if (environments.length > 0) {
-        const missing = required.filter((key) => !(key in config));
-        if (missing.length > 0) {
-            throw new ConfigError(
-                `${file}: imports the ESC environment(s) ${environments.join(", ")}, which the offline preview cannot open; without them the stack lacks the required key(s) ${missing.join(", ")}`,
-            );
-        }
+    const missing = required.filter((key) => !(key in config));
+    if (missing.length > 0) {
+        throw new ConfigError(
+            environments.length > 0
+                ? `${file}: imports the ESC environment(s) ${environments.join(", ")}, which the offline preview cannot open; without them the stack lacks the required key(s) ${missing.join(", ")}`
+                : `${file}: lacks the required key(s) ${missing.join(", ")} (Pulumi.yaml declares them without a default; the Pulumi CLI refuses the stack without them)`,
+            { file, key: missing[0] },
+        );
     }
     return { project, stack, config, secretKeys, environments };
 }

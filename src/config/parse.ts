@@ -513,6 +513,8 @@ function parseSingleForm(r: Reader, raw: RawRingConfig, location: string, buildR
 
 /** `gallery` + `images` (build ring) + `imageVersions` + `hostPools`. */
 function parseFleetForm(r: Reader, raw: RawRingConfig, location: string, buildRing: boolean): FleetParts {
+    // Pulumi.yaml declares the single form's imageVersion with an empty default, so a fleet stack holds it empty.
+    r.optStr("imageVersion");
     const imageVersions: Record<string, string> = {};
     for (const [name, version, map] of r.entries("imageVersions")) {
         if (!fleetName.pattern.test(name)) map.fail(name, `is not a valid image name: ${fleetName.hint}`);
