@@ -19,19 +19,23 @@ import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import { defaultOwner } from "./rollout/marker";
 import { Rollout } from "./rollout/rolloutRunner";
+import { Notifier, type NotifyOptions } from "./shared/notify";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
 export interface MainOptions extends ToolOptions {
     /** Lock owner shown to a concurrent run (default user@host). */
     owner?: string;
+    notify?: NotifyOptions;
 }
 
 /** Runs the rollout; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
     let rollout: Rollout | undefined;
+    const notifier = Notifier.fromEnvironment(env, "rollout", io, options.clock ?? systemClock, options.notify);
     try {
         const inputs = readRolloutInputs(env);
+        await notifier.started();
         const heartbeat = new Progress(io, options.clock ?? systemClock);
         const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs,
             signal: options.signal,
@@ -42,10 +46,13 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         rollout = new Rollout(arm, inputs, io, { stop: options.signal, owner: options.owner ?? defaultOwner(env) });
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
+        await notifier.finished(`${result.instancesUpgraded} host(s) moved to ${result.imageVersion} in ${result.batches} batch(es), ${result.instancesAlreadyCurrent} already current`);
         return 0;
     } catch (e) {
-        for (const line of describeFailure(e, "rollout")) io.stderr(line);
+        const report = describeFailure(e, "rollout");
+        for (const line of report) io.stderr(line);
         if (rollout?.started) for (const line of rollout.report()) io.stderr(line);
+        await notifier.failed(report);
         return e instanceof InputError ? 2 : 1;
     }
 }

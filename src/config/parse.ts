@@ -6,6 +6,8 @@ import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
+import { parseInsights } from "./insights";
+import { parseNotifications } from "./notifications";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -426,6 +428,8 @@ export const TOP_LEVEL_KEYS = [
     "tags",
     "adminPassword",
     "domainJoinPassword",
+    "notifications",
+    "insights",
 ] as const;
 
 /** The image and pool name of the single-image form, as the fleet outputs (`images.default`, `hostPools.default`) name them. */
@@ -476,7 +480,9 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
 
     const resourceGroupName = r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup);
     const tags = tagMap(r, "tags");
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags };
+    const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
+    const insights = parseInsights(r.optObj("insights"));
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     r.done();

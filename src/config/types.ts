@@ -1,6 +1,8 @@
 // The validated, typed model of one ring's stack configuration. Everything below
 // index.ts consumes these types; nothing deeper re-reads or re-validates raw config.
 import type * as pulumi from "@pulumi/pulumi";
+import type { InsightsConfig } from "./insights";
+import type { NotificationsConfig } from "./notifications";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -252,4 +254,8 @@ export interface RingConfig {
     /** Pool name -> pool, in the order of the stack file. */
     hostPools: Record<string, PoolConfig>;
     tags: Record<string, string>;
+    /** `avd-image-rings:notifications` (src/config/notifications.ts). */
+    notifications?: NotificationsConfig;
+    /** `avd-image-rings:insights` (src/config/insights.ts). */
+    insights?: InsightsConfig;
 }

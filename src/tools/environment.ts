@@ -50,6 +50,8 @@ export interface Variable {
     unit?: string;
     /** Text only: a line break is allowed (message bodies). */
     multiLine?: boolean;
+    /** A Pulumi secret in the command's environment (encrypted in state, [secret] in previews); never printed. */
+    secret?: boolean;
 }
 
 const integer = (name: string, range: IntegerRange): Variable => {
@@ -59,6 +61,10 @@ const integer = (name: string, range: IntegerRange): Variable => {
 const boolean = (name: string): Variable => ({ name, kind: "boolean" });
 
 export const UPGRADE_MODES = ["Manual", "Rolling", "Automatic"] as const;
+
+/** Webhook payload shapes (tools/shared/notify.ts); "auto" picks one from the URL's host. */
+export const NOTIFICATION_FORMATS = ["auto", "teams", "slack", "generic"] as const;
+export type NotificationFormat = (typeof NOTIFICATION_FORMATS)[number];
 
 /** Every variable by its role; `name` is what the environment holds. */
 export const AVD_ENV = {
@@ -92,6 +98,11 @@ export const AVD_ENV = {
     galleryImageVersionId: { name: "AVD_GALLERY_IMAGE_VERSION_ID", kind: "resourceId" },
     contentHash: { name: "AVD_CONTENT_HASH", kind: "sha256" },
     buildTimeoutMinutes: integer("AVD_BUILD_TIMEOUT_MINUTES", LIMITS.buildTimeoutMinutes),
+    // Notifications (all three tools, only when avd-image-rings:notifications is set).
+    notifyWebhookUrl: { name: "AVD_NOTIFY_WEBHOOK_URL", kind: "text", secret: true },
+    notifyFormat: { name: "AVD_NOTIFY_FORMAT", kind: "enum", values: NOTIFICATION_FORMATS },
+    /** The ring (stack) a message names. */
+    ring: { name: "AVD_RING", kind: "text" },
 } as const satisfies Record<string, Variable>;
 
 /**
