@@ -6,6 +6,7 @@ import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
+import { parseRolloutStrategy } from "./rolloutStrategy";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -335,7 +336,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
-    const rollout = maxRunMinutes === undefined ? {} : { maxRunMinutes };
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});
