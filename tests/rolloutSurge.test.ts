@@ -3,6 +3,7 @@ import { main, type MainOptions, type RolloutResult } from "../tools/rollout";
 import { VirtualClock } from "../tools/azure/clock";
 import { DRAINED_TAG, LOCK_LEASE_MS, LOCK_TAG } from "../tools/rollout/marker";
 import type { Method } from "./fakeAzure/server";
+import { ToolFailure } from "../tools/shared/tool";
 import { ComputeModule } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule, type UserSessionSeed } from "./fakeAzure/desktopVirtualization";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
@@ -303,5 +304,61 @@ describe("surge rollout inputs", () => {
         );
         assert.equal(code, 2);
         assert.match(stderr.join("\n"), /AVD_CAPACITY is not set: it must be a whole number from 1 to 1000/);
+    });
+});
+
+describe("rollout hooks (tools/rollout/hooks.ts): before the first change, and before each drain", function () {
+    this.timeout(120_000);
+    let w: World;
+    afterEach(async () => {
+        await w?.fake.stop();
+    });
+
+    for (const strategy of ["surge", "reimage"] as const) {
+        it(`${strategy}: a refusal before the first change stops the run with nothing changed`, async () => {
+            w = await world(5);
+            const seen: Array<{ strategy: string; surgeInstances: number; hosts: number }> = [];
+            const run = await rollout(w, { AVD_ROLLOUT_STRATEGY: strategy }, {
+                hooks: {
+                    beforeFirstChange: async (c) => {
+                        seen.push({ strategy: c.strategy, surgeInstances: c.surgeInstances, hosts: c.hosts.length });
+                        throw new ToolFailure("preflight: the subnet has no free address for the surge");
+                    },
+                },
+            });
+            assert.equal(run.code, 1);
+            assert.match(run.stderr.join("\n"), /Error: preflight: the subnet has no free address for the surge/);
+            assert.deepEqual(seen, [{ strategy, surgeInstances: strategy === "surge" ? 1 : 0, hosts: 5 }]);
+            assert.deepEqual(w.compute.capacityChanges, []);
+            assert.deepEqual(w.compute.manualUpgrades, []);
+            assert.deepEqual(w.dv.drainChanges, []);
+        });
+
+        it(`${strategy}: a drain refused until later waits with every host in service, then goes on`, async () => {
+            w = await world(5);
+            const opensAt = w.clock.now() + 2 * 3600_000;
+            const run = await rollout(w, { AVD_ROLLOUT_STRATEGY: strategy, AVD_MAX_BATCH_PERCENT: "40" }, {
+                hooks: { mayStartDraining: (now) => (now >= opensAt ? { allowed: true } : { allowed: false, reason: "outside the maintenance window", retryAt: opensAt }) },
+            });
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.match(run.stderr.join("\n"), /no host may start draining now \(outside the maintenance window\): waiting until/);
+            assert.ok(w.dv.drainChanges.every((c) => c.time >= opensAt), "nothing drained before the window");
+            assert.equal(onVersion(w, "1.2.0").length, 5);
+            assert.equal(w.compute.capacity(VMSS), 5);
+        });
+    }
+
+    it("surge: a drain refused for good stops cleanly at the configured capacity with every host in service", async () => {
+        w = await world(5);
+        let allowed = 1;
+        const run = await rollout(w, { AVD_MAX_BATCH_PERCENT: "40" }, {
+            hooks: { mayStartDraining: () => (allowed-- > 0 ? { allowed: true } : { allowed: false, reason: "the maintenance window has closed" }) },
+        });
+        assert.equal(run.code, 1);
+        assert.match(run.stderr.join("\n"), /Error: rollout paused: no host may start draining now \(the maintenance window has closed\)/);
+        assert.equal(w.compute.capacity(VMSS), 5);
+        assert.equal(w.compute.instances(VMSS).length, 5);
+        assert.ok(w.dv.sessionHosts(HOST_POOL).every((h) => h.allowNewSession && h.status === "Available"));
+        assert.ok(lowestAccepting(w) >= 5);
     });
 });

@@ -16,6 +16,7 @@ import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferen
 import type { RolloutInputs } from "./env";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
+import type { RolloutHooks } from "./hooks";
 import { list, table } from "./report";
 import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 
@@ -36,6 +37,8 @@ export interface RolloutOptions {
     stop?: AbortSignal;
     /** Who holds the lock, for a second run's message (user@host). */
     owner?: string;
+    /** Checks before the first change and before each drain (./hooks.ts). */
+    hooks?: RolloutHooks;
 }
 
 /** Users always get at least this long between the warning and a forced sign-out. */
@@ -79,6 +82,8 @@ export class Rollout {
     private readonly run = { attempted: new Set<string>(), nextBatchLimit: initialProgress().nextBatchLimit };
     private readonly marker: RolloutMarker;
     private readonly stop?: AbortSignal;
+    private readonly hooks: RolloutHooks;
+    private changed = false;
     private upgraded = 0;
     private readonly signedOut = { active: 0, disconnected: 0 };
     private lastLogAt: number;
@@ -99,6 +104,7 @@ export class Rollout {
         this.progress = new Progress(io, arm.clock);
         this.lastLogAt = arm.clock.now();
         this.stop = options.stop;
+        this.hooks = options.hooks ?? {};
         this.marker = new RolloutMarker(arm, inputs.vmss, options.owner ?? "unknown", inputs.imageVersion, () => this.sleep(Math.min(LOCK_SETTLE_MS, inputs.pollMs)));
     }
 
@@ -143,7 +149,7 @@ export class Rollout {
         try {
             await this.marker.acquire();
             this.started = true;
-            const result = await this.roll(model.name);
+            const result = await this.roll(model);
             for (const line of this.report()) this.progress.line(line);
             return result;
         } catch (e) {
@@ -163,7 +169,8 @@ export class Rollout {
         return hosts;
     }
 
-    private async roll(scaleSetName: string): Promise<RolloutResult> {
+    private async roll(model: ScaleSetModel): Promise<RolloutResult> {
+        const scaleSetName = model.name;
         const t = this.inputs;
         const startedAt = this.now();
         if (t.forceLogoffIgnored) {
@@ -203,6 +210,22 @@ export class Rollout {
                 pauseFirst = false;
                 hosts = await this.snapshot();
                 continue;
+            }
+            if (!plan.resume) {
+                // The one place that decides whether hosts may start draining now (maintenance windows plug in here).
+                const permit = this.hooks.mayStartDraining?.(this.now()) ?? { allowed: true };
+                if (!permit.allowed) {
+                    if (permit.retryAt === undefined) throw this.notPermitted(permit.reason);
+                    this.log(`no host may start draining now (${permit.reason}): waiting until ${new Date(permit.retryAt).toISOString()} with every host in service`);
+                    await this.waitFor(Math.max(0, permit.retryAt - this.now()), (left) => `waiting to drain again (${permit.reason}); ${describeDuration(left)} left`);
+                    hosts = await this.snapshot();
+                    continue;
+                }
+            }
+            if (!this.changed) {
+                // Once, before the first drain or upgrade (the preflight plugs in here).
+                this.changed = true;
+                await this.hooks.beforeFirstChange?.({ strategy: "reimage", scaleSet: model, hosts, surgeInstances: 0 });
             }
             batches += 1;
             hosts = await this.runBatch(batches, plan.resume, plan.upgrade, plan.finish);
@@ -604,6 +627,12 @@ export class Rollout {
         const minutes = Math.round((this.inputs.maxRunMs ?? 0) / 60_000);
         return new ToolFailure(`rollout paused after its time box of ${minutes} min (sessionHosts.rollout.maxRunMinutes): ${this.progressText()}; run \`pulumi up\` again to continue.`, [
             ...this.untouchedSummary(hosts),
+            "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
+        ]);
+    }
+
+    private notPermitted(reason: string): ToolFailure {
+        return new ToolFailure(`rollout paused: no host may start draining now (${reason}): ${this.progressText()}; run \`pulumi up\` again when it may.`, [
             "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
         ]);
     }
