@@ -23,8 +23,10 @@ import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from ".
 export interface RolloutResult {
     imageVersion: string;
     imageVersionId: string;
+    /** Reimage: hosts upgraded in place; surge: old hosts replaced by new ones (and deleted). */
     instancesUpgraded: number;
     instancesAlreadyCurrent: number;
+    /** Reimage: batches run; surge: capacity increases (each adds the new hosts for the slots that freed). */
     batches: number;
     /** Sessions the rollout signed out: Active ones after their warning, Disconnected ones only when the ring opted in. */
     signedOutSessions: { active: number; disconnected: number };

@@ -58,10 +58,6 @@ function without(view: View, gone: readonly Host[]): View {
     return { hosts: view.hosts, live: view.live.filter(keep), old: view.old.filter(keep), fresh: view.fresh.filter(keep), retiring: view.retiring.filter(keep), pending: view.pending };
 }
 
-export interface SurgeOptions extends RolloutOptions {
-    hooks?: RolloutHooks;
-}
-
 export class SurgeRollout {
     private readonly progress: Progress;
     private readonly marker: RolloutMarker;
@@ -90,7 +86,7 @@ export class SurgeRollout {
         private readonly arm: ArmClient,
         private readonly inputs: RolloutInputs,
         io: Io,
-        options: SurgeOptions = {},
+        options: RolloutOptions = {},
     ) {
         if (inputs.strategy.kind !== "surge") throw new Error("SurgeRollout needs AVD_ROLLOUT_STRATEGY=surge");
         this.capacity = inputs.strategy.capacity;
