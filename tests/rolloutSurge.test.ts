@@ -34,7 +34,7 @@ interface Run {
 async function world(capacity = 10): Promise<World> {
     const clock = new VirtualClock();
     const compute = new ComputeModule();
-    const dv = new DesktopVirtualizationModule({ compute });
+    const dv = new DesktopVirtualizationModule({ compute, sampleAccepting: true });
     const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, dv]);
     compute.addScaleSet({ id: VMSS, capacity, imageReferenceId: OLD, zones: ["1", "2", "3"], computerNamePrefix: "avdprd", upgradeMode: "Manual" });
     dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS, hostNameSuffix: ".contoso.local" });
