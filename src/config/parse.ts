@@ -8,6 +8,7 @@ import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
+import { parseRolloutStrategy } from "./rolloutStrategy";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -337,7 +338,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
-    const rollout = maxRunMinutes === undefined ? {} : { maxRunMinutes };
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});

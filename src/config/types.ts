@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
+import type { ROLLOUT_STRATEGIES } from "../tools/environment";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -126,9 +127,13 @@ export interface DrainConfig {
     logOffDisconnectedSessions: boolean;
 }
 
+export type RolloutStrategy = (typeof ROLLOUT_STRATEGIES)[number];
+
 export interface RolloutConfig {
     /** Bound on one `pulumi up`'s share of a long rollout, in minutes; it stops cleanly between batches. Absent = no bound. */
     maxRunMinutes?: number;
+    /** reimage (default): hosts are reimaged in place; surge: new hosts join before old ones leave (docs/rollout.md "Strategies"). */
+    strategy: RolloutStrategy;
 }
 
 export interface HealthGateConfig {

@@ -40,7 +40,10 @@ export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): R
         // The config refuses forced logoff without a message; the tool checks again.
         [V.forceLogoff.name]: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
         [V.logOffDisconnected.name]: String(drain.logOffDisconnectedSessions),
+        [V.rolloutStrategy.name]: sh.rollout.strategy,
     };
+    // Only a surge returns the scale set to it; a reimage ring's rollout does not re-run when the capacity changes.
+    if (sh.rollout.strategy === "surge") env[V.capacity.name] = String(sh.capacity);
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;
     if (sh.rollout.maxRunMinutes !== undefined) env[V.maxRunMinutes.name] = String(sh.rollout.maxRunMinutes);

@@ -12,18 +12,21 @@ import { isReady, notReadyReason, type HostState } from "../../src/rollout/hosts
 import { batchSize, initialProgress, isDrainedByOthers, nextBatchLimit, planNextBatch } from "../../src/rollout/planner";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { sameResourceId } from "../azure/ids";
-import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type UserSession } from "./azure";
+import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
+import type { RolloutHooks } from "./hooks";
 import { list, table } from "./report";
 import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 
 export interface RolloutResult {
     imageVersion: string;
     imageVersionId: string;
+    /** Reimage: hosts upgraded in place; surge: old hosts replaced by new ones (and deleted). */
     instancesUpgraded: number;
     instancesAlreadyCurrent: number;
+    /** Reimage: batches run; surge: capacity increases (each adds the new hosts for the slots that freed). */
     batches: number;
     /** Sessions the rollout signed out: Active ones after their warning, Disconnected ones only when the ring opted in. */
     signedOutSessions: { active: number; disconnected: number };
@@ -36,6 +39,8 @@ export interface RolloutOptions {
     stop?: AbortSignal;
     /** Who holds the lock, for a second run's message (user@host). */
     owner?: string;
+    /** Checks before the first change and before each drain (./hooks.ts). */
+    hooks?: RolloutHooks;
 }
 
 /** Users always get at least this long between the warning and a forced sign-out. */
@@ -52,6 +57,26 @@ function describeHost(h: HostState): string {
     return parts.join(", ");
 }
 
+/** The checks both strategies make before they take the lock: a pinned version the model already references, and Manual upgrades. */
+export function refuseUnsuitableModel(model: ScaleSetModel, t: RolloutInputs): void {
+    if (model.imageReferenceId !== undefined && sameResourceId(model.imageReferenceId, t.imageDefinitionId)) {
+        throw new ToolFailure(
+            `the scale set ${model.name} references the image definition (useLatestImage: true), not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
+            ["Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, \"Floating image references\")."],
+        );
+    }
+    if (!modelReferencesTarget(model, t)) {
+        throw new ToolFailure(
+            `the scale set ${model.name} does not reference image version ${t.imageVersion}: its model has ${model.imageReferenceText}. The rollout moves instances onto the scale set's model, so it runs after \`pulumi up\` has updated the model; check that the scale set and the rollout get the same imageVersionId.`,
+        );
+    }
+    if (model.upgradeMode !== undefined && model.upgradeMode !== "Manual") {
+        throw new ToolFailure(
+            `the scale set ${model.name} uses upgrade mode ${model.upgradeMode}: Azure upgrades its instances itself, so the drain-aware rollout must not run beside it. Rings with upgradeMode ${model.upgradeMode} only run the health gate.`,
+        );
+    }
+}
+
 type Phase = { kind: "idle" } | { kind: "draining"; drainedNow: HostState[] } | { kind: "upgrading"; hosts: HostState[] };
 
 export class Rollout {
@@ -59,6 +84,8 @@ export class Rollout {
     private readonly run = { attempted: new Set<string>(), nextBatchLimit: initialProgress().nextBatchLimit };
     private readonly marker: RolloutMarker;
     private readonly stop?: AbortSignal;
+    private readonly hooks: RolloutHooks;
+    private changed = false;
     private upgraded = 0;
     private readonly signedOut = { active: 0, disconnected: 0 };
     private lastLogAt: number;
@@ -79,6 +106,7 @@ export class Rollout {
         this.progress = new Progress(io, arm.clock);
         this.lastLogAt = arm.clock.now();
         this.stop = options.stop;
+        this.hooks = options.hooks ?? {};
         this.marker = new RolloutMarker(arm, inputs.vmss, options.owner ?? "unknown", inputs.imageVersion, () => this.sleep(Math.min(LOCK_SETTLE_MS, inputs.pollMs)));
     }
 
@@ -119,26 +147,11 @@ export class Rollout {
     async execute(): Promise<RolloutResult> {
         const t = this.inputs;
         const model = await getScaleSet(this.arm, t.vmss);
-        if (model.imageReferenceId !== undefined && sameResourceId(model.imageReferenceId, t.imageDefinitionId)) {
-            throw new ToolFailure(
-                `the scale set ${model.name} references the image definition (useLatestImage: true), not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
-                ["Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, \"Floating image references\")."],
-            );
-        }
-        if (!modelReferencesTarget(model, t)) {
-            throw new ToolFailure(
-                `the scale set ${model.name} does not reference image version ${t.imageVersion}: its model has ${model.imageReferenceText}. The rollout moves instances onto the scale set's model, so it runs after \`pulumi up\` has updated the model; check that the scale set and the rollout get the same imageVersionId.`,
-            );
-        }
-        if (model.upgradeMode !== undefined && model.upgradeMode !== "Manual") {
-            throw new ToolFailure(
-                `the scale set ${model.name} uses upgrade mode ${model.upgradeMode}: Azure upgrades its instances itself, so the drain-aware rollout must not run beside it. Rings with upgradeMode ${model.upgradeMode} only run the health gate.`,
-            );
-        }
+        refuseUnsuitableModel(model, t);
         try {
             await this.marker.acquire();
             this.started = true;
-            const result = await this.roll(model.name);
+            const result = await this.roll(model);
             for (const line of this.report()) this.progress.line(line);
             return result;
         } catch (e) {
@@ -158,7 +171,8 @@ export class Rollout {
         return hosts;
     }
 
-    private async roll(scaleSetName: string): Promise<RolloutResult> {
+    private async roll(model: ScaleSetModel): Promise<RolloutResult> {
+        const scaleSetName = model.name;
         const t = this.inputs;
         const startedAt = this.now();
         if (t.forceLogoffIgnored) {
@@ -198,6 +212,22 @@ export class Rollout {
                 pauseFirst = false;
                 hosts = await this.snapshot();
                 continue;
+            }
+            if (!plan.resume) {
+                // The one place that decides whether hosts may start draining now (maintenance windows plug in here).
+                const permit = this.hooks.mayStartDraining?.(this.now()) ?? { allowed: true };
+                if (!permit.allowed) {
+                    if (permit.retryAt === undefined) throw this.notPermitted(permit.reason);
+                    this.log(`no host may start draining now (${permit.reason}): waiting until ${new Date(permit.retryAt).toISOString()} with every host in service`);
+                    await this.waitFor(Math.max(0, permit.retryAt - this.now()), (left) => `waiting to drain again (${permit.reason}); ${describeDuration(left)} left`);
+                    hosts = await this.snapshot();
+                    continue;
+                }
+            }
+            if (!this.changed) {
+                // Once, before the first drain or upgrade (the preflight plugs in here).
+                this.changed = true;
+                await this.hooks.beforeFirstChange?.({ strategy: "reimage", scaleSet: model, hosts, surgeInstances: 0 });
             }
             batches += 1;
             hosts = await this.runBatch(batches, plan.resume, plan.upgrade, plan.finish);
@@ -599,6 +629,12 @@ export class Rollout {
         const minutes = Math.round((this.inputs.maxRunMs ?? 0) / 60_000);
         return new ToolFailure(`rollout paused after its time box of ${minutes} min (sessionHosts.rollout.maxRunMinutes): ${this.progressText()}; run \`pulumi up\` again to continue.`, [
             ...this.untouchedSummary(hosts),
+            "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
+        ]);
+    }
+
+    private notPermitted(reason: string): ToolFailure {
+        return new ToolFailure(`rollout paused: no host may start draining now (${reason}): ${this.progressText()}; run \`pulumi up\` again when it may.`, [
             "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
         ]);
     }
