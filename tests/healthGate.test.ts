@@ -200,7 +200,9 @@ describe("health gate (tools/healthGate.ts)", () => {
         assert.deepEqual(w.rc.runCommands, [], "no host is probed before every host is Available");
     });
 
-    it("in a Rolling ring waits for Azure's rolling upgrade, then probes a sample that includes the whole last batch", async () => {
+    it("in a Rolling ring waits for Azure's rolling upgrade, then probes a sample that includes the whole last batch", async function () {
+        // Hundreds of polls against the fake: about 20 s of real time on a busy machine.
+        this.timeout(120_000);
         w = await world(40, "Rolling", false);
         w.compute.setModelImage(VMSS, NEW);
         const run = await gate(w, { AVD_UPGRADE_MODE: "Rolling", AVD_GATE_TIMEOUT_MINUTES: "400" });
