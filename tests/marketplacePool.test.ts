@@ -6,6 +6,8 @@ import { main as gateMain, type GateResult } from "../tools/healthGate";
 import { main as rolloutMain, type RolloutResult } from "../tools/rollout";
 import { VirtualClock } from "../tools/azure/clock";
 import { readGateInputs } from "../tools/rollout/env";
+import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
+import { simulatedCommandStdout } from "../preview/commands";
 import { formatMarketplaceImage, parseMarketplaceImage } from "../src/tools/environment";
 import { ComputeModule, type ImageSeed, type MarketplaceImageSeed, type UpgradeMode } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule } from "./fakeAzure/desktopVirtualization";
@@ -192,5 +194,24 @@ describe("the AVD_MARKETPLACE_IMAGE contract", () => {
         assert.throws(() => readGateInputs(env({ AVD_MARKETPLACE_IMAGE: "MicrosoftWindowsDesktop:office-365:win11" })), /AVD_MARKETPLACE_IMAGE: ".*" is not publisher:offer:sku:version/);
         assert.throws(() => readGateInputs(env({ AVD_MARKETPLACE_IMAGE: "MicrosoftWindowsDesktop:office 365:win11:latest" })), /invalid offer "office 365"/);
         assert.throws(() => readGateInputs(env({ AVD_MARKETPLACE_IMAGE: "MicrosoftWindowsDesktop:office-365:win11:26100.2605" })), /version "26100.2605", which is neither Major.Minor.Build nor latest/);
+    });
+});
+
+describe("offline preview of a marketplace pool's commands", () => {
+    const command = (tool: string): MockResourceArgs => ({
+        type: "command:local:Command",
+        name: tool,
+        inputs: { create: `node_modules/.bin/tsx tools/${tool}.ts`, environment: { AVD_MARKETPLACE_IMAGE: formatMarketplaceImage(at(NEW)) } },
+        provider: "",
+        id: "",
+        custom: true,
+    });
+
+    it("prints what the rollout and the gate print for a marketplace image, so the pool's validatedImageVersion is its version", () => {
+        const rolled = JSON.parse(simulatedCommandStdout(command("rollout"), {})) as RolloutResult;
+        assert.ok("marketplaceImage" in rolled && rolled.imageVersion === NEW);
+        const gated = JSON.parse(simulatedCommandStdout(command("healthGate"), {})) as GateResult;
+        assert.equal(gated.validatedImageVersion, NEW);
+        assert.ok("marketplaceImage" in gated && gated.marketplaceImage.exactVersions[0] === NEW);
     });
 });
