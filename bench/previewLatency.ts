@@ -175,7 +175,8 @@ export async function benchPreviewLatency(runs: number): Promise<PreviewLatencyR
         const thisRun = new Map<string, number>();
         for (const name of rotated([...candidates.map((c) => c.name), BREAKDOWN], r)) {
             if (name === BREAKDOWN) {
-                const res = await runChild(TSX, ["bench/previewBreakdown.ts"], { env });
+                // It also evaluates the 10 x 20 synthetic fleet: minutes on a loaded machine.
+                const res = await runChild(TSX, ["bench/previewBreakdown.ts"], { env, timeoutMs: 900_000 });
                 const last = res.stdout.trim().split("\n").pop() ?? "";
                 if (res.exitCode !== 0 || !last.startsWith("{")) failures.push(`breakdown run ${r + 1}: exit ${res.exitCode}: ${res.stderr.trim().slice(-500)}`);
                 else breakdowns.push(JSON.parse(last) as BreakdownResult);

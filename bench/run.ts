@@ -120,13 +120,13 @@ function targetLines(r: { preview?: PreviewLatencyResult; typecheck?: TypecheckR
     for (const [name, c] of Object.entries(r.preview?.candidates ?? {})) {
         if (c.target !== undefined && c.met !== undefined) lines.push({ benchmark: "preview", target: `${name} <= ${c.target}x floor`, measured: `${c.ratioToFloor}x (${c.medianMs} ms)`, met: c.met });
     }
-    if (r.preview) {
+    if (r.preview && r.preview.fleet.shapes.length > 1) {
         const f = r.preview.fleet;
         const [small, large] = [f.shapes[0], f.shapes[f.shapes.length - 1]];
         lines.push({
             benchmark: "preview",
-            target: `synthetic fleet grows linearly (evaluate + analyze per resource at ${large?.shape} <= ${f.tolerance}x that at ${small?.shape})`,
-            measured: `${f.perResourceRatio}x (${small?.perResourceMs} ms -> ${large?.perResourceMs} ms)`,
+            target: `synthetic fleet grows linearly (evaluate + analyze per resource at ${large.shape} <= ${f.tolerance}x that at ${small.shape})`,
+            measured: `${f.perResourceRatio}x (${small.perResourceMs} ms -> ${large.perResourceMs} ms)`,
             met: f.met,
         });
     }
