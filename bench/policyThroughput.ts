@@ -17,6 +17,7 @@ import { Struct, type JavaScriptValue } from "google-protobuf/google/protobuf/st
 import { POLICY_CONFIG_DIR, POLICY_PACK_DIR, startPolicyPack, type PolicyInputResource } from "../preview/policyRunner";
 import { log, makeTempDir, median, PROJECT_DIR, rotated, round, table, verdict } from "./measure";
 import { SYNTHETIC_STACK, syntheticStack, typeMix } from "./policyStacks";
+import { evaluateFleet, FLEET_SHAPES, shapeName, type FleetRingEvaluation } from "./syntheticFleet";
 
 export const DEFAULT_POLICY_SIZES = [10, 100, 1000, 10000];
 const LARGEST_TARGET_MS = 2000;
@@ -44,6 +45,24 @@ export interface PolicyThroughputResult {
     linearity: { from: number; to: number; perResourceRatio: number; tolerance: number; met: boolean };
     largest: { resources: number; medianMs: number; targetMs: number; met: boolean };
     decomposition: Decomposition;
+    fleet: FleetPolicyResult;
+}
+
+/** The program's own rings as a synthetic fleet (bench/syntheticFleet.ts), each analyzed with its ring's policy configuration. */
+export interface FleetPolicyResult {
+    shapes: Array<{
+        shape: string;
+        /** Resources per ring, and in all three. */
+        resources: Record<string, number>;
+        /** Median analyze() ms per ring, and summed. */
+        analyzeMs: Record<string, number>;
+        perResourceUs: number;
+        mandatoryViolations: number;
+    }>;
+    /** Per-resource time at the largest shape / at the smallest. */
+    perResourceRatio: number;
+    tolerance: number;
+    met: boolean;
 }
 
 export interface Decomposition {
@@ -96,14 +115,14 @@ interface Measured {
 }
 
 /** A fresh pack, as each preview gets: its start-up, then one analyze() of the stack (cold, as in a preview). */
-async function measurePack(packDir: string, resources: PolicyInputResource[], config: string | null): Promise<Measured> {
+async function measurePack(packDir: string, resources: PolicyInputResource[], config: string | null, stack = SYNTHETIC_STACK): Promise<Measured> {
     const start = performance.now();
     const pack = startPolicyPack({ packDir });
     try {
-        await pack.analyze([], { stack: SYNTHETIC_STACK, config: null });
+        await pack.analyze([], { stack, config: null });
         const startupMs = performance.now() - start;
         const t0 = performance.now();
-        const violations = await pack.analyze(resources, { stack: SYNTHETIC_STACK, config });
+        const violations = await pack.analyze(resources, { stack, config });
         return { startupMs, analyzeMs: performance.now() - t0, violations: violations.length, mandatory: violations.filter((v) => v.enforcementLevel === "mandatory").length };
     } finally {
         await pack.close();
@@ -132,14 +151,22 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
     // Candidates: the real pack at every size, and the three packs of the split at one size.
     const SPLIT = ["real pack", ...Object.keys(NOOP_PACKS)];
     const packDirs = new Map<string, string>([["real pack", POLICY_PACK_DIR], ...Object.entries(NOOP_PACKS).map(([name, source]): [string, string] => [name, writePack(tmp, name, source)])]);
-    const candidates = [...sizes.map((n) => `size ${n}`), ...SPLIT.filter((s) => s !== "real pack").map((s) => `split ${s}`), "split client serialization"];
+    log("policy throughput: evaluating the synthetic fleets");
+    const fleets = new Map<string, FleetRingEvaluation[]>();
+    for (const shape of FLEET_SHAPES) fleets.set(shapeName(shape), await evaluateFleet(shape));
+    const fleetCandidates = [...fleets].flatMap(([shape, rings]) => rings.map((r) => `fleet ${shape} ${r.stack}`));
+    const candidates = [...sizes.map((n) => `size ${n}`), ...SPLIT.filter((s) => s !== "real pack").map((s) => `split ${s}`), "split client serialization", ...fleetCandidates];
     const measured = new Map<string, Measured[]>();
     const push = (k: string, m: Measured) => measured.set(k, [...(measured.get(k) ?? []), m]);
     try {
         for (let r = 0; r < runs; r++) {
             log(`policy throughput: run ${r + 1}/${runs}`);
             for (const c of rotated(candidates, r)) {
-                if (c.startsWith("size ")) {
+                if (c.startsWith("fleet ")) {
+                    const [, shape, stack] = c.split(" ");
+                    const ring = fleets.get(shape)?.find((x) => x.stack === stack);
+                    push(c, await measurePack(POLICY_PACK_DIR, ring?.resources ?? [], path.join(POLICY_CONFIG_DIR, `${stack}.json`), stack));
+                } else if (c.startsWith("size ")) {
                     const n = Number(c.slice(5));
                     push(c, await measurePack(POLICY_PACK_DIR, stacks.get(n) ?? [], REAL_CONFIG));
                 } else if (c === "split client serialization") {
@@ -175,6 +202,15 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
     const perResourceRatio = round(last.perResourceUs / prev.perResourceUs, 2);
     const [real, noop, transport, client] = [`size ${decompositionSize}`, "split no-op validators", "split transport only", "split client serialization"].map(analyze);
     const us = (ms: number) => round((ms * 1000) / decompositionSize, 0);
+    const fleetShapes = [...fleets].map(([shape, rings]) => {
+        const resources: Record<string, number> = Object.fromEntries(rings.map((r) => [r.stack, r.resources.length]));
+        const analyzeMs: Record<string, number> = Object.fromEntries(rings.map((r) => [r.stack, round(analyze(`fleet ${shape} ${r.stack}`))]));
+        const total = rings.reduce((n, r) => n + r.resources.length, 0);
+        const totalMs = rings.reduce((ms, r) => ms + analyze(`fleet ${shape} ${r.stack}`), 0);
+        const mandatory = rings.reduce((n, r) => n + ((measured.get(`fleet ${shape} ${r.stack}`) ?? [])[0]?.mandatory ?? 0), 0);
+        return { shape, resources: { ...resources, all: total }, analyzeMs: { ...analyzeMs, all: round(totalMs) }, perResourceUs: round((totalMs * 1000) / total, 0), mandatoryViolations: mandatory };
+    });
+    const fleetRatio = round(fleetShapes[fleetShapes.length - 1].perResourceUs / fleetShapes[0].perResourceUs, 2);
     return {
         runs,
         stack: SYNTHETIC_STACK,
@@ -184,6 +220,7 @@ export async function benchPolicyThroughput(runs: number, sizes: number[] = DEFA
         typeMix: typeMix(stacks.get(last.resources) ?? []),
         linearity: { from: prev.resources, to: last.resources, perResourceRatio, tolerance: LINEAR_TOLERANCE, met: perResourceRatio <= LINEAR_TOLERANCE },
         largest: { resources: last.resources, medianMs: last.medianMs, targetMs: LARGEST_TARGET_MS, met: last.medianMs < LARGEST_TARGET_MS },
+        fleet: { shapes: fleetShapes, perResourceRatio: fleetRatio, tolerance: LINEAR_TOLERANCE, met: fleetRatio <= LINEAR_TOLERANCE },
         decomposition: {
             resources: decompositionSize,
             realPackMs: round(real),
@@ -228,5 +265,18 @@ export function renderPolicyThroughput(r: PolicyThroughputResult): string {
             ["the policies' own logic", `real pack (${d.realPackMs} ms) - no-op validators`, `${d.perResourceUs.policyLogic} us`],
         ],
     );
-    return [sizes, targets, split, mix].join("\n\n");
+    const f = r.fleet;
+    const fleet = table(
+        `The program's rings as a synthetic fleet (images x pools per ring; median analyze() per ring with its policy/config/<ring>.json; per-resource ratio ${f.perResourceRatio}x, target <= ${f.tolerance}x: ${verdict(f.met)})`,
+        ["fleet", "resources test/pilot/prod", "analyze test/pilot/prod", "all rings", "per resource", "mandatory violations"],
+        f.shapes.map((s) => [
+            s.shape,
+            `${s.resources.test}/${s.resources.pilot}/${s.resources.prod}`,
+            `${s.analyzeMs.test}/${s.analyzeMs.pilot}/${s.analyzeMs.prod} ms`,
+            `${s.analyzeMs.all} ms (${s.resources.all})`,
+            `${s.perResourceUs} us`,
+            s.mandatoryViolations,
+        ]),
+    );
+    return [sizes, targets, split, mix, fleet].join("\n\n");
 }

@@ -3,9 +3,12 @@
 // loads (the SDK, the azure-native submodules, then the program with the preview modules), the
 // policy pack's start-up, program evaluation per stack (cold, then the build ring again warm)
 // and policy analysis per stack. The steps run one after another, unlike the CLI, which
-// overlaps the pack's start-up with loading and evaluation; the last line of stdout is JSON.
+// overlaps the pack's start-up with loading and evaluation. Then the program's rings as synthetic
+// fleets (bench/syntheticFleet.ts: 1 image x 1 pool and 10 images x 20 pools per ring), evaluated and
+// analyzed the same way in the now warm process. The last line of stdout is JSON.
 import { performance } from "node:perf_hooks";
 import { PROGRAM_AZURE_NATIVE_SUBMODULES as AZURE_NATIVE_SUBMODULES } from "./previewLatency";
+import { evaluateFleet, FLEET_SHAPES, shapeName } from "./syntheticFleet";
 
 const atScript = performance.now();
 
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
     const analyzeMs: Record<string, number> = {};
     const resources: Record<string, number> = {};
     const violations: Record<string, number> = {};
+    const fleet: Record<string, { resources: Record<string, number>; evaluateMs: Record<string, number>; analyzeMs: Record<string, number> }> = {};
     let packCloseMs = NaN;
     try {
         for (const cfg of configs) {
@@ -74,6 +78,16 @@ async function main(): Promise<void> {
         }
         const [, warmMs] = await timed(() => evaluateOne(configs[0]));
         evaluateMs[`${configs[0].stack} (again, warm)`] = warmMs;
+        for (const shape of FLEET_SHAPES) {
+            const rings = await evaluateFleet(shape, configs);
+            const fleetAnalyzeMs: Record<string, number> = {};
+            for (const ring of rings) fleetAnalyzeMs[ring.stack] = (await timed(() => pack.analyze(ring.resources, { stack: ring.stack })))[1];
+            fleet[shapeName(shape)] = {
+                resources: Object.fromEntries(rings.map((r) => [r.stack, r.resources.length])),
+                evaluateMs: Object.fromEntries(rings.map((r) => [r.stack, r.evaluateMs])),
+                analyzeMs: fleetAnalyzeMs,
+            };
+        }
     } finally {
         const [, closeMs] = await timed(() => pack.close());
         packCloseMs = closeMs;
@@ -100,6 +114,7 @@ async function main(): Promise<void> {
         violations,
         packCloseMs,
         runPreviewWarmMs: runPreviewMs,
+        fleet,
         totalMs: performance.now(),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -19,6 +19,8 @@ export const PROGRAM_AZURE_NATIVE_SUBMODULES = ["resources", "compute", "desktop
 
 const RINGS = ["test", "pilot", "prod"];
 const ONE_RING_TARGET = 2;
+/** Per-resource preview work on the largest synthetic fleet may be at most this many times that on the smallest. */
+const FLEET_LINEAR_TOLERANCE = 1.5;
 const ALL_RINGS_TARGET = 3;
 
 interface Candidate {
@@ -65,6 +67,23 @@ export interface BreakdownResult {
     resources: Record<string, number>;
     violations: Record<string, number>;
     totalMs: number;
+    /** Synthetic fleets by shape ("1x1", "10x20"): per ring, resources and the in-process evaluate and analyze ms. */
+    fleet: Record<string, FleetBreakdown>;
+}
+
+export interface FleetBreakdown {
+    resources: Record<string, number>;
+    evaluateMs: Record<string, number>;
+    analyzeMs: Record<string, number>;
+}
+
+/** The preview's work on a synthetic fleet, summed over the three rings (median over runs). */
+export interface FleetPreviewResult {
+    shapes: Array<{ shape: string; resources: number; evaluateMs: number; analyzeMs: number; perResourceMs: number }>;
+    /** Per-resource (evaluate + analyze) at the largest shape / at the smallest. */
+    perResourceRatio: number;
+    tolerance: number;
+    met: boolean;
 }
 
 export interface PreviewLatencyResult {
@@ -72,6 +91,7 @@ export interface PreviewLatencyResult {
     floorModules: string[];
     candidates: Record<string, PreviewCandidateResult>;
     breakdown: BreakdownResult;
+    fleet: FleetPreviewResult;
     failures: string[];
 }
 
@@ -155,7 +175,8 @@ export async function benchPreviewLatency(runs: number): Promise<PreviewLatencyR
         const thisRun = new Map<string, number>();
         for (const name of rotated([...candidates.map((c) => c.name), BREAKDOWN], r)) {
             if (name === BREAKDOWN) {
-                const res = await runChild(TSX, ["bench/previewBreakdown.ts"], { env });
+                // It also evaluates the 10 x 20 synthetic fleet: minutes on a loaded machine.
+                const res = await runChild(TSX, ["bench/previewBreakdown.ts"], { env, timeoutMs: 900_000 });
                 const last = res.stdout.trim().split("\n").pop() ?? "";
                 if (res.exitCode !== 0 || !last.startsWith("{")) failures.push(`breakdown run ${r + 1}: exit ${res.exitCode}: ${res.stderr.trim().slice(-500)}`);
                 else breakdowns.push(JSON.parse(last) as BreakdownResult);
@@ -206,9 +227,27 @@ export async function benchPreviewLatency(runs: number): Promise<PreviewLatencyR
         resources: breakdowns[0]?.resources ?? {},
         violations: breakdowns[0]?.violations ?? {},
         totalMs: pick("totalMs"),
+        fleet: Object.fromEntries(
+            Object.keys(breakdowns[0]?.fleet ?? {}).map((shape): [string, FleetBreakdown] => [
+                shape,
+                {
+                    resources: breakdowns[0].fleet[shape].resources,
+                    evaluateMs: medianRecord(breakdowns.map((b) => b.fleet[shape]?.evaluateMs ?? {})),
+                    analyzeMs: medianRecord(breakdowns.map((b) => b.fleet[shape]?.analyzeMs ?? {})),
+                },
+            ]),
+        ),
     };
+    const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+    const shapes = Object.entries(breakdown.fleet).map(([shape, f]) => {
+        const resources = sum(f.resources);
+        const [evaluateMs, analyzeMs] = [sum(f.evaluateMs), sum(f.analyzeMs)];
+        return { shape, resources, evaluateMs: round(evaluateMs), analyzeMs: round(analyzeMs), perResourceMs: round((evaluateMs + analyzeMs) / Math.max(1, resources), 2) };
+    });
+    const fleetRatio = shapes.length > 1 ? round(shapes[shapes.length - 1].perResourceMs / shapes[0].perResourceMs, 2) : NaN;
+    const fleet: FleetPreviewResult = { shapes, perResourceRatio: fleetRatio, tolerance: FLEET_LINEAR_TOLERANCE, met: fleetRatio <= FLEET_LINEAR_TOLERANCE };
     fs.rmSync(tmp, { recursive: true, force: true });
-    return { runs, floorModules: ["@pulumi/pulumi", ...PROGRAM_AZURE_NATIVE_SUBMODULES.map((m) => `@pulumi/azure-native/${m}`)], candidates: result, breakdown, failures };
+    return { runs, floorModules: ["@pulumi/pulumi", ...PROGRAM_AZURE_NATIVE_SUBMODULES.map((m) => `@pulumi/azure-native/${m}`)], candidates: result, breakdown, fleet, failures };
 }
 
 export function renderPreviewLatency(r: PreviewLatencyResult): string {
@@ -240,5 +279,13 @@ export function renderPreviewLatency(r: PreviewLatencyResult): string {
         ...Object.entries(b.runPreviewWarmMs).map(([s, ms]): [string, number] => [`runPreview ${s} in the warm process (pack start-up included)`, ms]),
     ];
     const breakdown = table("Preview breakdown, in-process and sequential (median ms)", ["step", "ms"], steps.map(([k, v]) => [k, v]));
-    return [latency, critical, breakdown, ...(r.failures.length ? [`failures:\n  ${r.failures.join("\n  ")}`] : [])].join("\n\n");
+    const fleet = table(
+        `Synthetic fleet, all three rings, in-process (median ms; per-resource ratio ${r.fleet.perResourceRatio}x, target <= ${r.fleet.tolerance}x: ${verdict(r.fleet.met)})`,
+        ["fleet (images x pools per ring)", "resources test/pilot/prod", "evaluate", "analyze", "per resource"],
+        r.fleet.shapes.map((s) => {
+            const f = r.breakdown.fleet[s.shape];
+            return [s.shape, `${f.resources.test}/${f.resources.pilot}/${f.resources.prod}`, `${s.evaluateMs} ms`, `${s.analyzeMs} ms`, `${s.perResourceMs} ms`];
+        }),
+    );
+    return [latency, critical, breakdown, fleet, ...(r.failures.length ? [`failures:\n  ${r.failures.join("\n  ")}`] : [])].join("\n\n");
 }

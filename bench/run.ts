@@ -120,6 +120,16 @@ function targetLines(r: { preview?: PreviewLatencyResult; typecheck?: TypecheckR
     for (const [name, c] of Object.entries(r.preview?.candidates ?? {})) {
         if (c.target !== undefined && c.met !== undefined) lines.push({ benchmark: "preview", target: `${name} <= ${c.target}x floor`, measured: `${c.ratioToFloor}x (${c.medianMs} ms)`, met: c.met });
     }
+    if (r.preview && r.preview.fleet.shapes.length > 1) {
+        const f = r.preview.fleet;
+        const [small, large] = [f.shapes[0], f.shapes[f.shapes.length - 1]];
+        lines.push({
+            benchmark: "preview",
+            target: `synthetic fleet grows linearly (evaluate + analyze per resource at ${large.shape} <= ${f.tolerance}x that at ${small.shape})`,
+            measured: `${f.perResourceRatio}x (${small.perResourceMs} ms -> ${large.perResourceMs} ms)`,
+            met: f.met,
+        });
+    }
     for (const [name, c] of Object.entries(r.typecheck?.candidates ?? {})) {
         if (!c.targets) continue;
         lines.push({ benchmark: "typecheck", target: `${name} < ${c.targets.seconds} s`, measured: `${c.medianSeconds} s`, met: c.targets.secondsMet });
@@ -130,6 +140,14 @@ function targetLines(r: { preview?: PreviewLatencyResult; typecheck?: TypecheckR
         lines.push({ benchmark: "policy", target: `linear growth (per-resource time at ${l.to} <= ${l.tolerance}x that at ${l.from})`, measured: `${l.perResourceRatio}x`, met: l.met });
         const g = r.policy.largest;
         lines.push({ benchmark: "policy", target: `${g.resources} resources < ${g.targetMs} ms`, measured: `${g.medianMs} ms`, met: g.met });
+        const f = r.policy.fleet;
+        const [small, large] = [f.shapes[0], f.shapes[f.shapes.length - 1]];
+        lines.push({
+            benchmark: "policy",
+            target: `synthetic fleet grows linearly (per-resource time at ${large.shape} <= ${f.tolerance}x that at ${small.shape})`,
+            measured: `${f.perResourceRatio}x (${small.perResourceUs} us -> ${large.perResourceUs} us)`,
+            met: f.met,
+        });
     }
     if (r.rollout) {
         const t = r.rollout.targets;

@@ -4,6 +4,7 @@
 import * as semver from "semver";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { parseMarketplaceImage } from "../src/tools/environment";
 
 /** The value inside a secret, as the command provider sees it (an environment with provider credentials is secret). */
 function unsecret(value: unknown): unknown {
@@ -24,10 +25,12 @@ function versionOf(imageVersionId: string | undefined, tool: string): string {
     return version;
 }
 
-/** The version a rollout or gate targets: the gallery version, or a marketplace pool's `publisher:offer:sku:version`. */
-function targetVersion(e: Record<string, string>, tool: string): { imageVersion: string; imageVersionId?: string } {
-    if (e.AVD_MARKETPLACE_IMAGE) return { imageVersion: e.AVD_MARKETPLACE_IMAGE.split(":").pop() ?? "" };
-    return { imageVersion: versionOf(e.AVD_IMAGE_VERSION_ID, tool), imageVersionId: e.AVD_IMAGE_VERSION_ID };
+/** A marketplace pool's image (AVD_MARKETPLACE_IMAGE), when the command was given one. */
+function marketplaceImageOf(text: string | undefined, tool: string) {
+    if (text === undefined) return undefined;
+    const image = parseMarketplaceImage(text);
+    if ("problem" in image) throw new Error(`offline preview: ${tool}'s AVD_MARKETPLACE_IMAGE "${text}" ${image.problem}`);
+    return image;
 }
 
 /** `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions). */
@@ -47,12 +50,20 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
         });
     }
     if (create.includes("tools/rollout.ts")) {
-        const { imageVersion, imageVersionId } = targetVersion(e, "rollout");
-        return JSON.stringify({ imageVersion, imageVersionId, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
+        // The shapes the tools print (RolloutResult, GateResult): a marketplace pool's results name its image.
+        const marketplace = marketplaceImageOf(e.AVD_MARKETPLACE_IMAGE, "rollout");
+        if (marketplace) return JSON.stringify({ imageVersion: marketplace.version, marketplaceImage: marketplace, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
+        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "rollout");
+        return JSON.stringify({ imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
     }
     if (create.includes("tools/healthGate.ts")) {
-        const { imageVersion, imageVersionId } = targetVersion(e, "healthGate");
-        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId, hostsChecked: 0, hostsPassed: 0 });
+        const marketplace = marketplaceImageOf(e.AVD_MARKETPLACE_IMAGE, "healthGate");
+        if (marketplace) {
+            // Offline nothing resolves `latest`: the hosts are taken to run the version the pool names.
+            return JSON.stringify({ validatedImageVersion: marketplace.version, marketplaceImage: { ...marketplace, exactVersions: [marketplace.version] }, hostsChecked: 0, hostsPassed: 0 });
+        }
+        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "healthGate");
+        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, hostsChecked: 0, hostsPassed: 0 });
     }
     throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
 }

@@ -129,6 +129,6 @@ describe("rollout and health gate CLIs, as the command resources run them", func
         const out = await spawnTool("healthGate", { AVD_VMSS_ID: VMSS, AVD_HOST_POOL_ID: HOST_POOL });
         assert.equal(out.code, 2);
         assert.equal(out.stdout, "");
-        assert.equal(out.stderr.trim(), "Error: AVD_IMAGE_VERSION_ID is not set: it must be the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>).");
+        assert.equal(out.stderr.trim(), "Error: AVD_IMAGE_VERSION_ID is not set: it must be the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>), or set AVD_MARKETPLACE_IMAGE (publisher:offer:sku:version) for a marketplace pool.");
     });
 });

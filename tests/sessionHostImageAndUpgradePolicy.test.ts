@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { RollingUpgradeConfig, UpgradeMode } from "../src/config/types";
-import { sessionHostImageReferenceId } from "../src/sessionHosts/imageReference";
+import { marketplaceImageReference, sessionHostImageReferenceId } from "../src/sessionHosts/imageReference";
 import { scaleSetUpgradePolicy } from "../src/sessionHosts/upgradePolicy";
 
 const definition = "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg-avd-images-test/providers/Microsoft.Compute/galleries/avd_golden_images/images/avd-win11-m365";
@@ -13,6 +13,13 @@ describe("session-host image reference", () => {
 
     it("follows the definition's latest version only when the ring opts in with useLatestImage", () => {
         assert.equal(sessionHostImageReferenceId(true, { imageDefinitionId: definition, imageVersionId: version }), definition);
+    });
+
+    it("names a marketplace pool's image by publisher, offer, SKU and version, without an id", () => {
+        const pinned = { publisher: "MicrosoftWindowsDesktop", offer: "office-365", sku: "win11-24h2-avd-m365", version: "26100.2605.241207" };
+        assert.deepEqual(marketplaceImageReference(pinned), pinned);
+        const withId = { ...pinned, id: definition };
+        assert.deepEqual(marketplaceImageReference(withId), pinned, "a reference with both an id and publisher/offer/sku is not what Azure accepts");
     });
 });
 

@@ -47,10 +47,35 @@ function replicaSources(resources: PolicyResource[]): Map<string, ReplicaSource[
     return byDefinition;
 }
 
+/** What the scale sets deploying one image definition into one region deploy at once. */
 interface Demand {
-    vmss: PolicyResource;
-    concurrent: number;
+    key: string;
     location?: string;
+    concurrent: number;
+    pools: Array<{ vmss: PolicyResource; concurrent: number }>;
+}
+
+/**
+ * Batches summed per image definition and region: the pools of a fleet that run one image move
+ * in the same `pulumi up` (their rollouts are independent resources, which the engine runs side by
+ * side, and Rolling pools start Azure's upgrade as soon as their model changes), so their batches
+ * hit the same replicas together.
+ */
+function demandByDefinitionAndRegion(resources: PolicyResource[], sources: Map<string, ReplicaSource[]>): Demand[] {
+    const demand = new Map<string, Demand>();
+    for (const vmss of resources.filter((r) => r.type === VMSS)) {
+        const key = classifyImage(imageReference(VMSS, vmss.props)).definitionKey;
+        if (!key || !sources.has(key)) continue;
+        const percent = asNumber(rollingUpgradePolicy(vmss.props)?.maxBatchInstancePercent) ?? ROLLING_DEFAULTS.maxBatchInstancePercent;
+        const concurrent = Math.ceil(((capacity(vmss.props) ?? 0) * percent) / 100);
+        const location = asString(vmss.props.location);
+        const at = `${key}@${location ? normaliseRegion(location) : ""}`;
+        const d = demand.get(at) ?? { key, location, concurrent: 0, pools: [] };
+        d.concurrent += concurrent;
+        d.pools.push({ vmss, concurrent });
+        demand.set(at, d);
+    }
+    return [...demand.values()];
 }
 
 function replicasFor(source: ReplicaSource, location: string | undefined): number {
@@ -64,7 +89,8 @@ export const galleryReplicasForScaleOut: StackValidationPolicy = {
     description:
         "Gallery image versions have enough replicas for the scale sets that deploy from them: Azure guidance is about " +
         "one replica per 20 concurrent VM deployments, and a rolling batch deploys capacity x maxBatchInstancePercent " +
-        "hosts at once. Too few replicas throttle deployments and slow rollouts and scale-out (seed: 'increase the number " +
+        "hosts at once, and the pools of a fleet that run one image in one region roll in the same update, so " +
+        "their batches add up. Too few replicas throttle deployments and slow rollouts and scale-out (seed: 'increase the number " +
         "of replicas as needed to support more concurrent clone/VM creation operations').",
     enforcementLevel: "advisory",
     remediationSteps: "Raise image.distribution.replicaCount (targetRegions[].replicaCount) for the scale set's region.",
@@ -83,23 +109,18 @@ export const galleryReplicasForScaleOut: StackValidationPolicy = {
         const sources = replicaSources(args.resources);
         if (sources.size === 0) return;
         const { deploymentsPerReplica } = readConfig(args, DEFAULTS);
-        const demand = new Map<string, Demand>();
-        for (const vmss of args.resources.filter((r) => r.type === VMSS)) {
-            const key = classifyImage(imageReference(VMSS, vmss.props)).definitionKey;
-            if (!key || !sources.has(key)) continue;
-            const percent = asNumber(rollingUpgradePolicy(vmss.props)?.maxBatchInstancePercent) ?? ROLLING_DEFAULTS.maxBatchInstancePercent;
-            const concurrent = Math.ceil(((capacity(vmss.props) ?? 0) * percent) / 100);
-            const current = demand.get(key);
-            if (!current || concurrent > current.concurrent) demand.set(key, { vmss, concurrent, location: asString(vmss.props.location) });
-        }
-        for (const [key, d] of demand) {
-            for (const source of sources.get(key) ?? []) {
+        for (const d of demandByDefinitionAndRegion(args.resources, sources)) {
+            for (const source of sources.get(d.key) ?? []) {
                 const replicas = replicasFor(source, d.location);
                 if (replicas * deploymentsPerReplica < d.concurrent) {
+                    const who =
+                        d.pools.length === 1
+                            ? `scale set "${d.pools[0].vmss.name}" deploys ${d.concurrent} hosts per batch`
+                            : `scale sets ${d.pools.map((p) => `"${p.vmss.name}" (${p.concurrent})`).join(", ")} deploy ${d.concurrent} hosts per batch together`;
                     reportViolation(
-                        `"${source.resource.name}" ${source.what} gives image "${key}" ${replicas} replica(s)${d.location ? ` in ${d.location}` : ""}, ` +
-                            `serving about ${replicas * deploymentsPerReplica} concurrent deployments, but scale set "${d.vmss.name}" ` +
-                            `deploys ${d.concurrent} hosts per batch; use at least ${Math.ceil(d.concurrent / deploymentsPerReplica)}.`,
+                        `"${source.resource.name}" ${source.what} gives image "${d.key}" ${replicas} replica(s)${d.location ? ` in ${d.location}` : ""}, ` +
+                            `serving about ${replicas * deploymentsPerReplica} concurrent deployments, but ${who}; ` +
+                            `use at least ${Math.ceil(d.concurrent / deploymentsPerReplica)}.`,
                         source.resource.urn,
                     );
                 }

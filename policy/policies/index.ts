@@ -16,6 +16,7 @@ import { rollingUpgradeHealthProbe } from "./rollingUpgradeHealthProbe";
 import { safeRollingUpgrade } from "./safeRollingUpgrade";
 import { scriptSupplyChain } from "./scriptSupplyChain";
 import { trustedLaunch } from "./trustedLaunch";
+import { uniqueComputerNamePrefix } from "./uniqueComputerNamePrefix";
 
 export const PACK_NAME = "avd-image-rings-guardrails";
 
@@ -35,4 +36,5 @@ export const policies: Policies = [
     galleryReplicasForScaleOut,
     aibBuildTimeout,
     excludeFromLatestWhenFloating,
+    uniqueComputerNamePrefix,
 ];

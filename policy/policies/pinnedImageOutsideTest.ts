@@ -12,15 +12,20 @@ const DEFAULTS: Config = { testStacks: [...DEFAULT_TEST_STACKS] };
 export const pinnedImageOutsideTest: ResourceValidationPolicy = {
     name: "pinned-image-outside-test",
     description:
-        "Outside the test ring, session hosts run an exact gallery image version (.../versions/X.Y.Z). 'latest' or a " +
-        "marketplace image changes what a host boots on the next scale-out or reimage without any ring having validated " +
-        "it, and makes rollback impossible to express (seed: 'pinned version recommended for production; latest for " +
-        "dev/test'; rings consume images at different cadences).",
+        "Outside the test ring, session hosts run an exact image version: a gallery image version (.../versions/X.Y.Z) " +
+        "or, for the break-glass pool of a fleet, a marketplace image with a pinned version (publisher:offer:sku:" +
+        "Major.Minor.Build). 'latest', of the gallery or of the marketplace, changes what a host boots on the next " +
+        "scale-out or reimage without any ring having validated it, and makes rollback impossible to express (seed: " +
+        "'pinned version recommended for production; latest for dev/test'; rings consume images at different " +
+        "cadences). A pinned marketplace version is accepted because the seed's rollback falls back to the marketplace " +
+        "image when no golden image is usable, and such a pool is still rolled out and gated like any other.",
     enforcementLevel: "mandatory",
-    remediationSteps: "Reference the image version id (imageVersionId) instead of latestImageReference or a marketplace image.",
+    remediationSteps:
+        "Reference the image version id (imageVersionId) instead of latestImageReference; give a marketplaceImage pool " +
+        "the exact version it runs (az vm image list --publisher <p> --offer <o> --sku <s> --all) instead of latest.",
     configSchema: {
         properties: {
-            testStacks: stackPatternsSchema(DEFAULT_TEST_STACKS, "Stack names (glob patterns) allowed to float on latest or marketplace images."),
+            testStacks: stackPatternsSchema(DEFAULT_TEST_STACKS, "Stack names (glob patterns) allowed to float on latest gallery or marketplace images."),
         },
     },
     validateResource: (args, reportViolation) => {
@@ -45,7 +50,10 @@ export const pinnedImageOutsideTest: ResourceValidationPolicy = {
                 reportViolation(`${where} floats on the latest gallery image version (${image.text}); pin .../versions/X.Y.Z.`);
                 return;
             case "marketplace":
-                reportViolation(`${where} uses marketplace image ${image.text}; use a validated gallery image version.`);
+                if (!PINNED_VERSION.test(image.version ?? "")) {
+                    const version = image.version === undefined ? "no version" : `version "${image.version}"`;
+                    reportViolation(`${where} uses marketplace image ${image.text} with ${version}, which floats; pin its Major.Minor.Build version.`);
+                }
                 return;
             case "managed-image":
                 reportViolation(`${where} uses a managed image (${image.text}); use a versioned gallery image.`);

@@ -4,6 +4,7 @@
 // published; it is used only when the ring opts in (the policy pack flags it outside test).
 // A break-glass pool references a marketplace image by publisher, offer, sku and version instead.
 import type { MarketplaceImage } from "../config/types";
+import { formatMarketplaceImage } from "../tools/environment";
 
 export interface ImageIds<T> {
     /** `.../galleries/{g}/images/{def}`: Azure resolves it to the latest version at deploy time. */
@@ -16,12 +17,18 @@ export function sessionHostImageReferenceId<T>(useLatestImage: boolean, ids: Ima
     return useLatestImage ? ids.imageDefinitionId : ids.imageVersionId;
 }
 
-/** The scale set's `imageReference` for a marketplace image. */
+/**
+ * The scale set's `imageReference` for a marketplace image: the four names, no id (seed 001,
+ * "Scenario 2: Marketplace Image Rollback"). Azure sets publisher and offer only when it creates the
+ * scale set ("Image reference publisher and offer can only be set when you create the scale set",
+ * Compute spec 2024-11-01, ImageReference): a pool that switches between a gallery image and a
+ * marketplace one, or to another publisher or offer, needs a new scale set.
+ */
 export function marketplaceImageReference(m: MarketplaceImage): MarketplaceImage {
     return { publisher: m.publisher, offer: m.offer, sku: m.sku, version: m.version };
 }
 
 /** `publisher:offer:sku:version`, the URN form `az vm create --image` and the tools' AVD_MARKETPLACE_IMAGE use. */
 export function marketplaceImageUrn(m: MarketplaceImage): string {
-    return `${m.publisher}:${m.offer}:${m.sku}:${m.version}`;
+    return formatMarketplaceImage(m);
 }

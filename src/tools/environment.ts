@@ -39,7 +39,7 @@ export const DEFAULTS = {
     probeTimeoutMinutes: 10,
 } as const;
 
-export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds";
+export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "marketplaceImage";
 
 export interface Variable {
     name: string;
@@ -75,8 +75,8 @@ export const AVD_ENV = {
     vmssId: { name: "AVD_VMSS_ID", kind: "resourceId" },
     hostPoolId: { name: "AVD_HOST_POOL_ID", kind: "resourceId" },
     imageVersionId: { name: "AVD_IMAGE_VERSION_ID", kind: "resourceId" },
-    /** `publisher:offer:sku:version` of a marketplace pool, instead of AVD_IMAGE_VERSION_ID. */
-    marketplaceImage: { name: "AVD_MARKETPLACE_IMAGE", kind: "text" },
+    /** `publisher:offer:sku:version` of a marketplace pool, instead of AVD_IMAGE_VERSION_ID: exactly one of the two is set. */
+    marketplaceImage: { name: "AVD_MARKETPLACE_IMAGE", kind: "marketplaceImage" },
     maxBatchPercent: integer("AVD_MAX_BATCH_PERCENT", LIMITS.maxBatchInstancePercent),
     maxUnhealthyPercent: integer("AVD_MAX_UNHEALTHY_PERCENT", LIMITS.maxUnhealthyInstancePercent),
     maxUnhealthyUpgradedPercent: integer("AVD_MAX_UNHEALTHY_UPGRADED_PERCENT", LIMITS.maxUnhealthyUpgradedInstancePercent),
@@ -111,6 +111,41 @@ export const AVD_ENV = {
     /** The ring (stack) a message names. */
     ring: { name: "AVD_RING", kind: "text" },
 } as const satisfies Record<string, Variable>;
+
+/** A marketplace (platform) image, as a scale set's storageProfile.imageReference names it. */
+export interface MarketplaceImageRef {
+    publisher: string;
+    offer: string;
+    sku: string;
+    /** `Major.Minor.Build` or `latest`. */
+    version: string;
+}
+
+/**
+ * Publisher, offer and SKU: letters, digits, `.`, `-` and `_` (what `az vm image list` shows, e.g.
+ * MicrosoftWindowsDesktop / office-365 / win11-24h2-avd-m365); no `:`, which separates the parts.
+ */
+const MARKETPLACE_PART = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** "The allowed formats are Major.Minor.Build or 'latest'" (Compute spec 2024-11-01, ImageReference.version). */
+export const MARKETPLACE_VERSION = /^(?:\d+\.\d+\.\d+|latest)$/i;
+
+/** `publisher:offer:sku:version`, the URN form `az vm image list` prints and AVD_MARKETPLACE_IMAGE holds. */
+export function formatMarketplaceImage(image: MarketplaceImageRef): string {
+    return `${image.publisher}:${image.offer}:${image.sku}:${image.version}`;
+}
+
+/** `publisher:offer:sku:version` read back, or what is wrong with it in words (for `"<text>" <problem>`). */
+export function parseMarketplaceImage(text: string): MarketplaceImageRef | { problem: string } {
+    const parts = text.split(":");
+    if (parts.length !== 4) return { problem: "is not publisher:offer:sku:version (four parts separated by ':')" };
+    const [publisher, offer, sku, version] = parts;
+    const names = ["publisher", "offer", "sku"] as const;
+    for (let i = 0; i < names.length; i++) {
+        if (!MARKETPLACE_PART.test(parts[i])) return { problem: `has an invalid ${names[i]} "${parts[i]}" (letters, digits, '.', '-' and '_')` };
+    }
+    if (!MARKETPLACE_VERSION.test(version)) return { problem: `has version "${version}", which is neither Major.Minor.Build nor latest` };
+    return { publisher, offer, sku, version: /^latest$/i.test(version) ? "latest" : version };
+}
 
 /**
  * Control characters no value may hold: NUL and the other C0 controls except tab (and line feed
@@ -187,6 +222,14 @@ export class EnvironmentReader {
         const hit = values.find((x) => x === raw);
         if (hit === undefined) throw this.fail(`${v.name} must be ${values.join(", ")}, got "${raw}".`);
         return hit;
+    }
+
+    marketplaceImage(v: Variable): MarketplaceImageRef | undefined {
+        const raw = this.value(v);
+        if (raw === undefined) return undefined;
+        const image = parseMarketplaceImage(raw);
+        if ("problem" in image) throw this.fail(`${v.name}: "${raw}" ${image.problem}.`);
+        return image;
     }
 
     text(v: Variable): string | undefined {

@@ -34,10 +34,21 @@ export interface RollingUpgradePolicySeed {
     prioritizeUnhealthyInstances: boolean;
 }
 
+/** A marketplace image as a model names it: version `latest` or Major.Minor.Build. */
+export interface MarketplaceImageSeed {
+    publisher: string;
+    offer: string;
+    sku: string;
+    version: string;
+}
+
+/** What a model or an instance references: a gallery image (version or definition) by id, or a marketplace image. */
+export type ImageSeed = string | MarketplaceImageSeed;
+
 export interface InstanceSeed {
     zone?: string;
-    /** Image the instance runs now; defaults to the model's. */
-    imageReferenceId?: string;
+    /** Image the instance runs now; defaults to the model's. A marketplace image at `latest` resolves to the newest published version. */
+    imageReferenceId?: ImageSeed;
     health?: HealthCode;
 }
 
@@ -47,8 +58,8 @@ export interface ScaleSetSeed {
     location?: string;
     vmSize?: string;
     capacity: number;
-    /** The model's imageReference.id (a gallery image version or definition). */
-    imageReferenceId: string;
+    /** The model's imageReference: a gallery image version or definition id, or a marketplace image. */
+    imageReferenceId: ImageSeed;
     upgradeMode?: UpgradeMode;
     rollingUpgradePolicy?: Partial<RollingUpgradePolicySeed>;
     computerNamePrefix?: string;
@@ -77,7 +88,10 @@ export interface InstanceSnapshot {
     computerName: string;
     zone?: string;
     vmId: string;
+    /** The gallery image's id; for a marketplace image publisher:offer:sku:version as the model names it. */
     imageReferenceId: string;
+    /** A marketplace image's version as Azure resolved it (imageReference.exactVersion). */
+    exactVersion?: string;
     latestModelApplied: boolean;
     provisioningState: string;
     health: HealthCode;
@@ -91,12 +105,12 @@ interface InstanceState {
     vmId: string;
     computerName: string;
     zone?: string;
-    imageReferenceId: string;
+    image: InstanceImage;
     /** The scale-set model generation the instance last applied (image or any other setting). */
     modelGeneration: number;
     seedHealth: HealthCode;
     /** Set while an upgrade/reimage (or, for a new instance, its creation) runs. */
-    operation?: { startedAt: number; endsAt: number; image: string; kind: "upgrade" | "reimage" | "create" };
+    operation?: { startedAt: number; endsAt: number; image: InstanceImage; kind: "upgrade" | "reimage" | "create" };
     /** Creation ended Failed: the VM never ran. */
     provisioningFailed?: boolean;
     /** Set while Azure deletes the instance (VirtualMachineScaleSets_DeleteInstances). */
@@ -129,7 +143,7 @@ interface ScaleSetState {
     resourceGroupName: string;
     location: string;
     vmSize: string;
-    imageReferenceId: string;
+    image: ModelImage;
     /** Bumped by any model change; instances that have not applied it are not on the latest model. */
     modelGeneration: number;
     etag: number;
@@ -172,6 +186,58 @@ function pauseSeconds(iso: string): number {
 
 function lower(id: string): string {
     return id.replace(/\/+$/, "").toLowerCase();
+}
+
+/** A model's image reference: `{id}` for a gallery image, publisher/offer/sku/version for a marketplace one. */
+type ModelImage = { id: string } | MarketplaceImageSeed;
+/** An instance's: a marketplace image also carries the exact version it was built from. */
+type InstanceImage = { id: string } | (MarketplaceImageSeed & { exactVersion: string });
+
+function modelImage(seed: ImageSeed): ModelImage {
+    return typeof seed === "string" ? { id: seed } : { publisher: seed.publisher, offer: seed.offer, sku: seed.sku, version: seed.version };
+}
+
+/** Publisher:offer:sku, lower case: Azure compares these names without regard to case. */
+function marketplaceKey(m: MarketplaceImageSeed): string {
+    return `${m.publisher}:${m.offer}:${m.sku}`.toLowerCase();
+}
+
+/** Whether two references name the same image as a model does (a marketplace `latest` is the same `latest`, whatever it resolved to). */
+function sameImage(a: ModelImage, b: ModelImage): boolean {
+    if ("id" in a || "id" in b) return "id" in a && "id" in b && lower(a.id) === lower(b.id);
+    return marketplaceKey(a) === marketplaceKey(b) && a.version.toLowerCase() === b.version.toLowerCase();
+}
+
+function imageText(image: ModelImage): string {
+    return "id" in image ? image.id : `${image.publisher}:${image.offer}:${image.sku}:${image.version}`;
+}
+
+/** The image a PATCH asks for: an id, or publisher/offer/sku/version with the fields left out kept from the model. */
+function requestedImage(ref: Record<string, unknown>, current: ModelImage): ModelImage | undefined {
+    if (typeof ref.id === "string") return { id: ref.id };
+    const field = (name: "publisher" | "offer" | "sku" | "version") => (typeof ref[name] === "string" ? (ref[name] as string) : "id" in current ? undefined : current[name]);
+    const [publisher, offer, sku, version] = [field("publisher"), field("offer"), field("sku"), field("version")];
+    if (publisher === undefined || offer === undefined || sku === undefined || version === undefined) return undefined;
+    return { publisher, offer, sku, version };
+}
+
+/**
+ * "Image reference publisher and offer can only be set when you create the scale set" (Compute spec
+ * 2024-11-01, ImageReference): a gallery pool cannot become a marketplace one, and a marketplace pool
+ * keeps its publisher and offer (its SKU and version may change).
+ */
+function fieldSetAfterCreation(was: ModelImage, next: ModelImage): "publisher" | "offer" | undefined {
+    if ("id" in next) return undefined;
+    if ("id" in was || was.publisher.toLowerCase() !== next.publisher.toLowerCase()) return "publisher";
+    return was.offer.toLowerCase() !== next.offer.toLowerCase() ? "offer" : undefined;
+}
+
+/** Major.Minor.Build compared by number, as Azure orders marketplace versions to find `latest`. */
+function compareVersions(a: string, b: string): number {
+    const pa = a.split(".").map(Number);
+    const pb = b.split(".").map(Number);
+    for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return (pa[i] ?? 0) - (pb[i] ?? 0);
+    return 0;
 }
 
 /**
@@ -263,6 +329,8 @@ export class ComputeModule implements ResourceProviderModule {
     rollingUpgradeDelaySeconds: number;
     private fake?: FakeAzure;
     private readonly scaleSets = new Map<string, ScaleSetState>();
+    /** Published marketplace versions by publisher:offer:sku (lower case), ascending. */
+    private readonly marketplaceVersions = new Map<string, string[]>();
     private readonly reimageListeners: Array<(scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void> = [];
     private readonly removalListeners: Array<(scaleSetId: string, instanceId: string) => void> = [];
     private readonly deleteListeners: Array<(scaleSetId: string, instanceId: string, at: number) => void> = [];
@@ -314,7 +382,7 @@ export class ComputeModule implements ResourceProviderModule {
             resourceGroupName: id.resourceGroupName ?? "",
             location: seed.location ?? "westeurope",
             vmSize: seed.vmSize ?? "Standard_D8s_v5",
-            imageReferenceId: seed.imageReferenceId,
+            image: modelImage(seed.imageReferenceId),
             modelGeneration: 1,
             etag: 1,
             upgradeMode: seed.upgradeMode ?? "Manual",
@@ -328,13 +396,13 @@ export class ComputeModule implements ResourceProviderModule {
         for (let i = 0; i < seed.capacity; i++) {
             const instanceId = String(i);
             const o = seed.instances?.[instanceId] ?? {};
-            const image = o.imageReferenceId ?? seed.imageReferenceId;
+            const image = this.resolve(modelImage(o.imageReferenceId ?? seed.imageReferenceId));
             state.instances.set(instanceId, {
                 instanceId,
                 vmId: guid(`${seed.id}/${instanceId}`),
                 computerName: computerNameFor(prefix, instanceId),
                 zone: o.zone ?? (seed.zones?.length ? seed.zones[i % seed.zones.length] : undefined),
-                imageReferenceId: image,
+                image,
                 modelGeneration: 1,
                 seedHealth: o.health ?? "healthy",
                 lastOperationAt: Date.UTC(2025, 11, 1),
@@ -347,10 +415,28 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     /** What `pulumi up` does to the model: a new image reference (starts Azure's upgrade in Rolling/Automatic mode). */
-    setModelImage(scaleSetId: string, imageReferenceId: string): void {
+    setModelImage(scaleSetId: string, image: ImageSeed): void {
         const s = this.scaleSet(scaleSetId);
         this.settle(this.now());
-        this.applyModelImage(s, imageReferenceId, this.now());
+        this.applyModelImage(s, modelImage(image), this.now());
+    }
+
+    /**
+     * Microsoft publishes a marketplace image version: from now on `latest` resolves to the highest
+     * version published (instances already built keep theirs, as in Azure).
+     */
+    publishMarketplaceVersion(image: Omit<MarketplaceImageSeed, "version">, version: string): void {
+        const key = marketplaceKey({ ...image, version });
+        this.marketplaceVersions.set(key, [...(this.marketplaceVersions.get(key) ?? []), version].sort(compareVersions));
+    }
+
+    /** What an instance built from `image` now runs: a marketplace `latest` becomes the newest published version. */
+    private resolve(image: ModelImage): InstanceImage {
+        if ("id" in image) return image;
+        if (image.version.toLowerCase() !== "latest") return { ...image, exactVersion: image.version };
+        const newest = this.marketplaceVersions.get(marketplaceKey(image))?.at(-1);
+        if (newest === undefined) throw new Error(`fake Compute: no version of ${imageText(image)} published; call publishMarketplaceVersion first`);
+        return { ...image, exactVersion: newest };
     }
 
     /** A model change that leaves the image alone, such as a renewed registration token in an extension's protected settings. */
@@ -541,7 +627,7 @@ export class ComputeModule implements ResourceProviderModule {
 
     /** Azure compares the instance's model with the scale set's: the image and every other setting. */
     private latest(s: ScaleSetState, inst: InstanceState): boolean {
-        return !inst.operation && lower(inst.imageReferenceId) === lower(s.imageReferenceId) && inst.modelGeneration === s.modelGeneration;
+        return !inst.operation && sameImage(inst.image, s.image) && inst.modelGeneration === s.modelGeneration;
     }
 
     private health(inst: InstanceState, now: number): HealthCode {
@@ -552,7 +638,9 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     private beginOperation(s: ScaleSetState, inst: InstanceState, kind: "upgrade" | "reimage", now: number): void {
-        inst.operation = { startedAt: now, endsAt: now + this.upgradeMs(inst), image: kind === "upgrade" ? s.imageReferenceId : inst.imageReferenceId, kind };
+        // An upgrade applies the model's image; a reimage rebuilds the instance from the image it runs.
+        const image = kind === "upgrade" ? this.resolve(s.image) : inst.image;
+        inst.operation = { startedAt: now, endsAt: now + this.upgradeMs(inst), image, kind };
         if (kind === "upgrade") inst.modelGeneration = s.modelGeneration;
         if (kind === "upgrade") inst.upgrades += 1;
         else inst.reimages += 1;
@@ -562,7 +650,7 @@ export class ComputeModule implements ResourceProviderModule {
     private finishOperation(s: ScaleSetState, inst: InstanceState, at: number): void {
         const op = inst.operation;
         if (!op) return;
-        inst.imageReferenceId = op.image;
+        inst.image = op.image;
         inst.operation = undefined;
         if (op.kind === "create" && inst.scenario.provisioningFails) {
             inst.provisioningFailed = true;
@@ -599,7 +687,7 @@ export class ComputeModule implements ResourceProviderModule {
                 vmId: guid(`${s.id}/${instanceId}`),
                 computerName: computerNameFor(s.computerNamePrefix, instanceId),
                 zone,
-                imageReferenceId: s.imageReferenceId,
+                image: this.resolve(s.image),
                 modelGeneration: s.modelGeneration,
                 seedHealth: "healthy",
                 lastOperationAt: now,
@@ -608,7 +696,7 @@ export class ComputeModule implements ResourceProviderModule {
                 scenario,
             };
             const runsAt = now + (scenario.provisionSeconds ?? this.provisionSeconds) * 1000;
-            inst.operation = { startedAt: now, endsAt: runsAt, image: s.imageReferenceId, kind: "create" };
+            inst.operation = { startedAt: now, endsAt: runsAt, image: inst.image, kind: "create" };
             s.instances.set(instanceId, inst);
             for (const l of this.createListeners) if (!scenario.provisioningFails) l(s.id, instanceId, runsAt);
         }
@@ -626,9 +714,9 @@ export class ComputeModule implements ResourceProviderModule {
         for (const l of this.removalListeners) l(s.id, inst.instanceId);
     }
 
-    private applyModelImage(s: ScaleSetState, imageReferenceId: string, now: number): void {
-        if (lower(imageReferenceId) === lower(s.imageReferenceId)) return;
-        s.imageReferenceId = imageReferenceId;
+    private applyModelImage(s: ScaleSetState, image: ModelImage, now: number): void {
+        if (sameImage(image, s.image)) return;
+        s.image = image;
         s.modelGeneration += 1;
         s.etag += 1;
         if (s.upgradeMode === "Automatic") {
@@ -703,7 +791,8 @@ export class ComputeModule implements ResourceProviderModule {
             computerName: inst.computerName,
             zone: inst.zone,
             vmId: inst.vmId,
-            imageReferenceId: inst.imageReferenceId,
+            imageReferenceId: imageText(inst.image),
+            ...("exactVersion" in inst.image ? { exactVersion: inst.image.exactVersion } : {}),
             latestModelApplied: this.latest(s, inst),
             provisioningState: this.provisioningState(inst),
             health: this.health(inst, now),
@@ -725,7 +814,7 @@ export class ComputeModule implements ResourceProviderModule {
         body.etag = `"${s.etag}"`;
         body.sku = { name: s.vmSize, tier: "Standard", capacity: this.capacityOf(s) };
         props.upgradePolicy = { mode: s.upgradeMode, rollingUpgradePolicy: { ...s.policy } };
-        storage.imageReference = { id: s.imageReferenceId };
+        storage.imageReference = { ...s.image };
         (storage.osDisk as Record<string, unknown>).osType = "Windows";
         delete osProfile.linuxConfiguration;
         osProfile.computerNamePrefix = s.computerNamePrefix;
@@ -756,7 +845,9 @@ export class ComputeModule implements ResourceProviderModule {
         props.vmId = inst.vmId;
         props.provisioningState = this.provisioningState(inst);
         props.hardwareProfile = { vmSize: s.vmSize };
-        storage.imageReference = { id: inst.imageReferenceId };
+        // As Azure answers (VirtualMachineScaleSetVM_List_WithResiliencyView.json): a marketplace
+        // instance shows the model's publisher/offer/sku/version and the exactVersion it runs.
+        storage.imageReference = { ...inst.image };
         const osDisk = storage.osDisk as Record<string, unknown>;
         osDisk.osType = "Windows";
         osDisk.name = `${s.name}_${inst.instanceId}_OsDisk_1`;
@@ -841,7 +932,12 @@ export class ComputeModule implements ResourceProviderModule {
             // Uniform scale sets hold 0 to 1000 instances (docs: "Working with large virtual machine scale sets").
             return fake.error(400, "InvalidParameter", `The value ${JSON.stringify(capacity)} of parameter 'sku.capacity' is invalid: a scale set holds 0 to 1000 instances.`);
         }
-        if (image && typeof image.id === "string") this.applyModelImage(s, image.id, req.now);
+        const next = image ? requestedImage(image, s.image) : undefined;
+        if (next) {
+            const changed = fieldSetAfterCreation(s.image, next);
+            if (changed) return fake.error(409, "PropertyChangeNotAllowed", `Changing property 'imageReference.${changed}' is not allowed.`);
+            this.applyModelImage(s, next, req.now);
+        }
         if (typeof capacity === "number" && capacity !== this.capacityOf(s)) {
             const previous = this.capacityOf(s);
             if (capacity > previous) this.createInstances(s, capacity - previous, req.now);

@@ -9,6 +9,7 @@ import { ArmError, type ArmClient, type LroPoller } from "../azure/arm";
 import { armCredential, armHttpClient, removeSdkRetryAndAuthPolicies } from "../azure/sdkHttp";
 import { normalizeResourceId, sameResourceId, type ResourceId } from "../azure/ids";
 import { at, isRecord, optionalArray, optionalNumber, optionalRecord, optionalString } from "../azure/json";
+import { formatMarketplaceImage, type MarketplaceImageRef } from "../../src/tools/environment";
 import type { Targets } from "./env";
 
 // Hand-written: @azure/arm-compute 25.1.1 sends 2026-04-01, not the 2024-11-01 the scale set is deployed with.
@@ -23,7 +24,9 @@ export interface ScaleSetModel {
     name: string;
     capacity?: number;
     imageReferenceId?: string;
-    /** Marketplace reference, for messages when the model does not use a gallery image. */
+    /** publisher/offer/sku/version when the model names a marketplace image. */
+    marketplaceImage?: MarketplaceImageRef;
+    /** The reference for messages: the id, or publisher:offer:sku:version. */
     imageReferenceText: string;
     upgradeMode?: string;
     maxBatchInstancePercent?: number;
@@ -38,6 +41,7 @@ export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<Sca
         name: optionalString(body, "name") ?? vmss.name,
         capacity: optionalNumber(body, "sku.capacity"),
         imageReferenceId: id,
+        marketplaceImage: marketplaceReference(ref),
         imageReferenceText: id ?? ([ref.publisher, ref.offer, ref.sku, ref.version].filter((x) => typeof x === "string").join(":") || "no image reference"),
         upgradeMode: optionalString(body, "properties.upgradePolicy.mode"),
         maxBatchInstancePercent: optionalNumber(body, "properties.upgradePolicy.rollingUpgradePolicy.maxBatchInstancePercent"),
@@ -65,9 +69,50 @@ export async function updateTags(arm: ArmClient, resource: ResourceId, operation
     return stringMap(optionalRecord(body, "properties.tags"));
 }
 
+/** An imageReference's publisher/offer/sku/version (all four present), or undefined for any other kind of image. */
+function marketplaceReference(ref: Record<string, unknown>): MarketplaceImageRef | undefined {
+    const [publisher, offer, sku, version] = [ref.publisher, ref.offer, ref.sku, ref.version];
+    if (typeof publisher !== "string" || typeof offer !== "string" || typeof sku !== "string" || typeof version !== "string") return undefined;
+    return { publisher, offer, sku, version };
+}
+
+const sameText = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/** Same publisher, offer and SKU: Azure compares these names without regard to case. */
+function sameMarketplaceImage(a: MarketplaceImageRef, b: MarketplaceImageRef): boolean {
+    return sameText(a.publisher, b.publisher) && sameText(a.offer, b.offer) && sameText(a.sku, b.sku);
+}
+
 /** Whether the scale set's model references the target version (or its definition, i.e. "latest"). */
 export function modelReferencesTarget(model: ScaleSetModel, t: Targets): boolean {
+    if (t.source === "marketplace") {
+        const m = model.marketplaceImage;
+        return m !== undefined && sameMarketplaceImage(m, t.marketplaceImage) && sameText(m.version, t.marketplaceImage.version);
+    }
     return model.imageReferenceId !== undefined && (sameResourceId(model.imageReferenceId, t.imageVersionId) || sameResourceId(model.imageReferenceId, t.imageDefinitionId));
+}
+
+/**
+ * What the model follows instead of a version, when it follows a "latest" that a new image never
+ * changes: the gallery definition (a new version leaves the model as it is), or a marketplace image
+ * at `latest` ("the VM image will not automatically update after deploy time even if a new version
+ * becomes available", Compute spec 2024-11-01, ImageReference.version). A Manual rollout has nothing
+ * to move then, and cannot name the version it would move to.
+ */
+export function floatingModelReference(model: ScaleSetModel, t: Targets): { what: string; fix: string } | undefined {
+    if (t.source === "gallery") {
+        if (model.imageReferenceId === undefined || !sameResourceId(model.imageReferenceId, t.imageDefinitionId)) return undefined;
+        return {
+            what: "the image definition (useLatestImage: true)",
+            fix: 'Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, "Floating image references").',
+        };
+    }
+    const m = model.marketplaceImage;
+    if (m === undefined || !sameMarketplaceImage(m, t.marketplaceImage) || !sameText(m.version, "latest")) return undefined;
+    return {
+        what: `marketplace image ${formatMarketplaceImage(m)}`,
+        fix: "Manual rings pin the marketplace version: set the pool's marketplaceImage.version to the Major.Minor.Build it should run (az vm image list --all) and run `pulumi up` again.",
+    };
 }
 
 export interface Instance {
@@ -79,6 +124,9 @@ export interface Instance {
     zone?: string;
     latestModelApplied: boolean;
     imageReferenceId?: string;
+    /** publisher/offer/sku/version when the instance runs a marketplace image. */
+    marketplaceImage?: MarketplaceImageRef;
+    /** The version Azure resolved `latest` to (the version itself otherwise). */
     exactVersion?: string;
     provisioningState?: string;
     health: HealthSignal;
@@ -105,6 +153,7 @@ function toInstance(item: unknown): Instance | undefined {
     const provisioningStatus = statuses.filter(isRecord).find((s) => /^ProvisioningState\//i.test(optionalString(s, "code") ?? ""));
     const time = provisioningStatus ? Date.parse(optionalString(provisioningStatus, "time") ?? "") : NaN;
     const zones = optionalArray(item, "zones");
+    const ref = optionalRecord(item, "properties.storageProfile.imageReference") ?? {};
     return {
         instanceId,
         id,
@@ -112,8 +161,9 @@ function toInstance(item: unknown): Instance | undefined {
         computerName: optionalString(item, "properties.osProfile.computerName") ?? optionalString(item, "properties.instanceView.computerName"),
         zone: zones && typeof zones[0] === "string" ? zones[0] : undefined,
         latestModelApplied: at(item, "properties.latestModelApplied") === true,
-        imageReferenceId: optionalString(item, "properties.storageProfile.imageReference.id"),
-        exactVersion: optionalString(item, "properties.storageProfile.imageReference.exactVersion"),
+        imageReferenceId: optionalString(ref, "id"),
+        marketplaceImage: marketplaceReference(ref),
+        exactVersion: optionalString(ref, "exactVersion"),
         provisioningState: optionalString(item, "properties.provisioningState"),
         health: healthOf(optionalString(item, "properties.instanceView.vmHealth.status.code")),
         lastOperationTime: Number.isNaN(time) ? undefined : time,
@@ -306,7 +356,26 @@ function versionOf(instance: Instance): string | undefined {
     if (instance.exactVersion) return instance.exactVersion;
     const id = instance.imageReferenceId;
     const m = id ? /\/versions\/([^/]+)$/i.exec(id) : null;
-    return m ? m[1] : undefined;
+    return m ? m[1] : instance.marketplaceImage?.version;
+}
+
+/**
+ * Whether the instance runs the target image. A gallery target: the version's id, or the definition
+ * with that exactVersion. A marketplace target: the same publisher, offer and SKU, and the pinned
+ * version (exactVersion, which Azure reports for every marketplace instance, else the version
+ * field); for `latest`, the instance follows latest too, and exactVersion says what it resolved to.
+ */
+export function runsTarget(instance: Instance, t: Targets): boolean {
+    if (t.source === "marketplace") {
+        const m = instance.marketplaceImage;
+        if (m === undefined || !sameMarketplaceImage(m, t.marketplaceImage)) return false;
+        if (sameText(t.marketplaceImage.version, "latest")) return sameText(m.version, "latest");
+        return (instance.exactVersion ?? m.version) === t.marketplaceImage.version;
+    }
+    return (
+        instance.imageReferenceId !== undefined &&
+        (sameResourceId(instance.imageReferenceId, t.imageVersionId) || (sameResourceId(instance.imageReferenceId, t.imageDefinitionId) && instance.exactVersion === t.imageVersion))
+    );
 }
 
 /**
@@ -328,9 +397,6 @@ export function joinHosts(instances: readonly Instance[], sessionHosts: readonly
             byResourceId.get(normalizeResourceId(instance.id)) ??
             (instance.vmId !== undefined ? byVmId.get(instance.vmId.toLowerCase()) : undefined) ??
             (instance.computerName !== undefined ? byComputerName.get(instance.computerName.toLowerCase()) : undefined);
-        const runsTarget =
-            instance.imageReferenceId !== undefined &&
-            (sameResourceId(instance.imageReferenceId, t.imageVersionId) || (sameResourceId(instance.imageReferenceId, t.imageDefinitionId) && instance.exactVersion === t.imageVersion));
         return {
             instanceId: instance.instanceId,
             name: instance.computerName ?? sh?.name ?? `instance ${instance.instanceId}`,
@@ -339,7 +405,7 @@ export function joinHosts(instances: readonly Instance[], sessionHosts: readonly
             imageVersion: versionOf(instance),
             // The image decides, not latestModelApplied: a renewed registration token also changes the
             // model, and that alone must never drain users off a host that already runs the target.
-            onTarget: runsTarget,
+            onTarget: runsTarget(instance, t),
             busy: instance.provisioningState !== undefined && !TERMINAL_PROVISIONING.has(instance.provisioningState.toLowerCase()),
             health: instance.health,
             avdStatus: sh?.status,

@@ -2,7 +2,7 @@
 // a mistake is one message naming the variable, before anything touches Azure. Names and rules
 // come from the contract the config also compiles against (src/tools/environment.ts).
 import type { RolloutPolicy } from "../../src/rollout/planner";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, ROLLOUT_STRATEGIES, UPGRADE_MODES } from "../../src/tools/environment";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, ROLLOUT_STRATEGIES, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -13,17 +13,44 @@ export class InputError extends Error {
     }
 }
 
-export interface Targets {
+interface PoolTargets {
     vmss: ResourceId;
     hostPool: ResourceId;
-    imageVersionId: string;
-    /** The version's image definition, for scale sets that follow the definition's latest version. */
-    imageDefinitionId: string;
-    /** "1.2.0" */
+    /** "1.2.0"; for a marketplace image its version ("26100.2605.241207" or "latest"). */
     imageVersion: string;
 }
 
-export interface RolloutInputs extends Targets {
+/** A pool on a gallery image version (AVD_IMAGE_VERSION_ID). */
+export interface GalleryTargets extends PoolTargets {
+    source: "gallery";
+    imageVersionId: string;
+    /** The version's image definition, for scale sets that follow the definition's latest version. */
+    imageDefinitionId: string;
+}
+
+/** The break-glass pool on a marketplace image (AVD_MARKETPLACE_IMAGE). */
+export interface MarketplaceTargets extends PoolTargets {
+    source: "marketplace";
+    marketplaceImage: MarketplaceImageRef;
+}
+
+export type Targets = GalleryTargets | MarketplaceTargets;
+
+/** How a tool's result names the image: the gallery version's id, or the marketplace image. */
+export type ImageIdentity = { imageVersionId: string } | { marketplaceImage: MarketplaceImageRef };
+
+export function imageIdentity(t: Targets): ImageIdentity {
+    return t.source === "gallery" ? { imageVersionId: t.imageVersionId } : { marketplaceImage: t.marketplaceImage };
+}
+
+/** The image for messages: the gallery version id, or publisher:offer:sku:version. */
+export function imageText(t: Targets): string {
+    return t.source === "gallery" ? t.imageVersionId : formatMarketplaceImage(t.marketplaceImage);
+}
+
+export type RolloutInputs = Targets & RolloutSettings;
+
+interface RolloutSettings {
     policy: RolloutPolicy;
     pauseMs: number;
     drainTimeoutMs: number;
@@ -48,7 +75,9 @@ export type RolloutStrategyInput = { kind: "reimage" } | { kind: "surge"; capaci
 
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
-export interface GateInputs extends Targets {
+export type GateInputs = Targets & GateSettings;
+
+interface GateSettings {
     upgradeMode: UpgradeMode;
     maxLoginSeconds: number;
     loginProbe: boolean;
@@ -88,15 +117,24 @@ export function readTargets(env: NodeJS.ProcessEnv): Targets {
         "Microsoft.DesktopVirtualization/hostPools",
         V.hostPoolId.name,
     );
+    const versionId = r.value(V.imageVersionId);
+    const marketplaceImage = r.marketplaceImage(V.marketplaceImage);
+    if (versionId !== undefined && marketplaceImage !== undefined) {
+        throw new InputError(`${V.imageVersionId.name} and ${V.marketplaceImage.name} are both set: a pool runs a gallery image version or a marketplace image, so set exactly one.`);
+    }
+    if (marketplaceImage !== undefined) return { source: "marketplace", vmss, hostPool, marketplaceImage, imageVersion: marketplaceImage.version };
     const version = typedId(
-        r.required(V.imageVersionId, "the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>)"),
+        r.required(
+            V.imageVersionId,
+            `the ARM id of the target gallery image version (.../galleries/<g>/images/<def>/versions/<X.Y.Z>), or set ${V.marketplaceImage.name} (publisher:offer:sku:version) for a marketplace pool`,
+        ),
         "Microsoft.Compute/galleries/images/versions",
         V.imageVersionId.name,
     );
     if (!GALLERY_VERSION_PATTERN.test(version.name)) {
         throw new InputError(`${V.imageVersionId.name} ends in "${version.name}", which is not a MAJOR.MINOR.PATCH gallery image version.`);
     }
-    return { vmss, hostPool, imageVersionId: version.id, imageDefinitionId: parentId(version), imageVersion: version.name };
+    return { source: "gallery", vmss, hostPool, imageVersionId: version.id, imageDefinitionId: parentId(version), imageVersion: version.name };
 }
 
 export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {

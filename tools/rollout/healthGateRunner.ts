@@ -13,6 +13,7 @@ import { evaluateHostReport, lastBatchSize, parseHostReport, ReportError, select
 import { isReady } from "../../src/rollout/hosts";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { getScaleSet, latestRollingUpgrade, modelReferencesTarget, readHosts, type Host } from "./azure";
+import type { MarketplaceImageRef } from "../../src/tools/environment";
 import type { GateInputs } from "./env";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
 import { list, table } from "./report";
@@ -29,9 +30,19 @@ export interface HostVerdict {
     details: string[];
 }
 
-export interface GateResult {
+export type GateResult = GateCounts & (
+    | { imageVersionId: string }
+    | {
+          /** The pool runs this marketplace image (validatedImageVersion is its version), not a gallery version. */
+          marketplaceImage: MarketplaceImageRef & {
+              /** The versions the hosts run, as Azure reports them (exactVersion): what `latest` resolved to. */
+              exactVersions: string[];
+          };
+      }
+);
+
+interface GateCounts {
     validatedImageVersion: string;
-    imageVersionId: string;
     hostsChecked: number;
     hostsPassed: number;
     hosts: HostVerdict[];
@@ -142,7 +153,10 @@ export class HealthGate {
         }
         for (const line of report) this.progress.line(line);
         this.log(`all ${results.length} probed host(s) passed: ${t.imageVersion} is validated`);
-        return { validatedImageVersion: t.imageVersion, imageVersionId: t.imageVersionId, hostsChecked: results.length, hostsPassed: results.length, hosts: verdicts };
+        const counts = { validatedImageVersion: t.imageVersion, hostsChecked: results.length, hostsPassed: results.length, hosts: verdicts };
+        if (t.source === "gallery") return { ...counts, imageVersionId: t.imageVersionId };
+        const exactVersions = [...new Set(hosts.map((h) => h.imageVersion).filter((v): v is string => v !== undefined))].sort();
+        return { ...counts, marketplaceImage: { ...t.marketplaceImage, exactVersions } };
     }
 
     /** Rolling/Automatic rings: Azure upgrades the instances; wait until it is done with all of them. */

@@ -11,19 +11,18 @@ import { describeDuration } from "../../src/rollout/duration";
 import { isReady, notReadyReason, type HostState } from "../../src/rollout/hosts";
 import { batchSize, initialProgress, isDrainedByOthers, nextBatchLimit, planNextBatch } from "../../src/rollout/planner";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
-import { sameResourceId } from "../azure/ids";
-import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
-import type { RolloutInputs } from "./env";
+import { beginManualUpgrade, floatingModelReference, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
+import { imageIdentity, type ImageIdentity, type RolloutInputs } from "./env";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
 import type { RolloutHooks } from "./hooks";
 import { list, table } from "./report";
 import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 
-export interface RolloutResult {
+export type RolloutResult = RolloutCounts & ImageIdentity;
+
+interface RolloutCounts {
     imageVersion: string;
-    imageVersionId: string;
-    /** Reimage: hosts upgraded in place; surge: old hosts replaced by new ones (and deleted). */
     instancesUpgraded: number;
     instancesAlreadyCurrent: number;
     /** Reimage: batches run; surge: capacity increases (each adds the new hosts for the slots that freed). */
@@ -59,10 +58,11 @@ function describeHost(h: HostState): string {
 
 /** The checks both strategies make before they take the lock: a pinned version the model already references, and Manual upgrades. */
 export function refuseUnsuitableModel(model: ScaleSetModel, t: RolloutInputs): void {
-    if (model.imageReferenceId !== undefined && sameResourceId(model.imageReferenceId, t.imageDefinitionId)) {
+    const floating = floatingModelReference(model, t);
+    if (floating) {
         throw new ToolFailure(
-            `the scale set ${model.name} references the image definition (useLatestImage: true), not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
-            ["Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, \"Floating image references\")."],
+            `the scale set ${model.name} references ${floating.what}, not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
+            [floating.fix],
         );
     }
     if (!modelReferencesTarget(model, t)) {
@@ -241,7 +241,7 @@ export class Rollout {
         );
         return {
             imageVersion: t.imageVersion,
-            imageVersionId: t.imageVersionId,
+            ...imageIdentity(t),
             instancesUpgraded: this.upgraded,
             instancesAlreadyCurrent: alreadyCurrent,
             batches,

@@ -19,7 +19,7 @@ import { isReady, isServing, notReadyReason, type HostState } from "../../src/ro
 import { batchSize, isDrainedByOthers, orderCandidates } from "../../src/rollout/planner";
 import { ArmError, type ArmClient } from "../azure/arm";
 import { beginDeleteInstances, deleteSessionHost, getScaleSet, listUserSessions, logOff, readHosts, sendMessage, setCapacity, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
-import type { RolloutInputs } from "./env";
+import { imageIdentity, type RolloutInputs } from "./env";
 import type { DrainPermit, RolloutHooks } from "./hooks";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { list, table } from "./report";
@@ -273,7 +273,7 @@ export class SurgeRollout {
         this.log(`done: ${view.live.length} instance(s) on ${t.imageVersion} (${this.replaced} old host(s) replaced now, ${alreadyCurrent} already current), capacity ${view.live.length}; ${signedOut}`);
         return {
             imageVersion: t.imageVersion,
-            imageVersionId: t.imageVersionId,
+            ...imageIdentity(t),
             instancesUpgraded: this.replaced,
             instancesAlreadyCurrent: alreadyCurrent,
             batches: this.raises,
