@@ -1,6 +1,6 @@
 // The sessionHosts.gpu block against the VM size's GPU (src/config/gpu.ts, src/sessionHosts/gpu.ts).
 import { strict as assert } from "node:assert";
-import { parseSessionHostGpu } from "../src/config/gpu";
+import { parseSessionHostGpu, poolImageGpuProblem } from "../src/config/gpu";
 import { ConfigError, Reader } from "../src/config/reader";
 import { GPU_SIZE_FAMILIES, gpuSizeFamily } from "../src/sessionHosts/gpu";
 
@@ -105,6 +105,26 @@ describe("session-host GPU config (sessionHosts.gpu)", () => {
         it("refuses the retired NVv3 and NVv4 series, naming the replacement", () => {
             refused("Standard_NV12s_v3", { driver: "nvidia" }, "vmSize", "retired the NVv3 series on 2026-09-30", "NVadsA10 v5");
             refused("Standard_NV8as_v4", undefined, "vmSize", "retired the NVv4 series on 2026-09-30", "NVads V710 v5");
+        });
+    });
+    describe("pool driver against the image it runs (build ring)", () => {
+        const nvidiaImage = { name: "gpu-cad", buildVmSize: "Standard_NV6ads_A10_v5" };
+        const plainImage = { name: "m365", buildVmSize: "Standard_D8s_v5" };
+
+        it("accepts a baked-in driver from a build VM of the pool's vendor, and the extension on an image built without a GPU", () => {
+            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage), undefined);
+            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NC8as_T4_v3", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage), undefined, "one NVIDIA GRID image serves A10 and T4 pools");
+            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "extension" } }, plainImage), undefined);
+            assert.equal(poolImageGpuProblem({ vmSize: "Standard_D4s_v5" }, nvidiaImage), undefined, "a pool without a GPU may run the GPU image");
+        });
+
+        it("refuses driver: image on an image built without a GPU or for the other vendor", () => {
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, plainImage) ?? "", /image "m365" is built on Standard_D8s_v5, which has no GPU, so no NVIDIA driver can be baked into it/);
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV8ads_V710_v5", gpu: { vendor: "amd", install: "image" } }, nvidiaImage) ?? "", /an NVIDIA GPU size, so its driver does not run on Standard_NV8ads_V710_v5 \(AMD\)/);
+        });
+
+        it("refuses the extension on an image that already carries a driver", () => {
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "extension" } }, nvidiaImage) ?? "", /use driver: image, or the extension would install a second driver/);
         });
     });
 });

@@ -80,3 +80,29 @@ export function parseSessionHostGpu(r: Reader, vmSize: string): GpuConfig | unde
     g.done();
     return { vendor: family.vendor, install: driver === "image" ? "image" : "extension", ...(driverVersion !== undefined ? { driverVersion } : {}) };
 }
+
+/**
+ * Whether a pool's driver choice fits the image it runs, when the build ring knows how that image
+ * is built: `driver: image` needs an image built on a GPU build VM of the pool's vendor (a driver
+ * installer refuses to install without its GPU), and the extension must not add a second driver to
+ * an image built on a GPU build VM, which carries one (its install step, or Windows Update on that
+ * VM). Returns the problem, or undefined.
+ */
+export function poolImageGpuProblem(pool: { vmSize: string; gpu?: GpuConfig }, image: { name: string; buildVmSize: string }): string | undefined {
+    const built = gpuSizeFamily(image.buildVmSize);
+    const gpu = pool.gpu;
+    if (!gpu) return undefined;
+    if (gpu.install === "image") {
+        if (!built) {
+            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize}, which has no GPU, so no ${VENDOR_NAMES[gpu.vendor]} driver can be baked into it: build it on a ${VENDOR_NAMES[gpu.vendor]} GPU size or use driver: ${gpu.vendor}`;
+        }
+        if (built.vendor !== gpu.vendor) {
+            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize}, an ${VENDOR_NAMES[built.vendor]} GPU size, so its driver does not run on ${pool.vmSize} (${VENDOR_NAMES[gpu.vendor]})`;
+        }
+        return undefined;
+    }
+    if (built) {
+        return `is driver: ${gpu.vendor}, but image "${image.name}" is built on the GPU size ${image.buildVmSize} and so carries a GPU driver already; use driver: image, or the extension would install a second driver over the image's`;
+    }
+    return undefined;
+}
