@@ -111,16 +111,16 @@ describe("session-host GPU config (sessionHosts.gpu)", () => {
         const nvidiaImage = { name: "gpu-cad", buildVmSize: "Standard_NV6ads_A10_v5" };
         const plainImage = { name: "m365", buildVmSize: "Standard_D8s_v5" };
 
-        it("accepts a baked-in driver from a build VM of the pool's vendor, and the extension on an image built without a GPU", () => {
-            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage), undefined);
-            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NC8as_T4_v3", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage), undefined, "one NVIDIA GRID image serves A10 and T4 pools");
+        it("accepts a baked-in driver from a build VM of the pool's GPU series, and the extension on an image built without a GPU", () => {
+            assert.equal(poolImageGpuProblem({ vmSize: "Standard_NV36ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage), undefined);
             assert.equal(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "extension" } }, plainImage), undefined);
             assert.equal(poolImageGpuProblem({ vmSize: "Standard_D4s_v5" }, nvidiaImage), undefined, "a pool without a GPU may run the GPU image");
         });
 
-        it("refuses driver: image on an image built without a GPU or for the other vendor", () => {
-            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, plainImage) ?? "", /image "m365" is built on Standard_D8s_v5, which has no GPU, so no NVIDIA driver can be baked into it/);
-            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV8ads_V710_v5", gpu: { vendor: "amd", install: "image" } }, nvidiaImage) ?? "", /an NVIDIA GPU size, so its driver does not run on Standard_NV8ads_V710_v5 \(AMD\)/);
+        it("refuses driver: image on an image built without a GPU, or on another GPU series", () => {
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV12ads_A10_v5", gpu: { vendor: "nvidia", install: "image" } }, plainImage) ?? "", /image "m365" is built on Standard_D8s_v5, which has no GPU, so no NVIDIA driver can be baked into it: build it on an NVadsA10 v5 size/);
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NV8ads_V710_v5", gpu: { vendor: "amd", install: "image" } }, nvidiaImage) ?? "", /built on Standard_NV6ads_A10_v5 \(NVadsA10 v5\), so its driver is the one for NVadsA10 v5, not for Standard_NV8ads_V710_v5 \(NVads V710 v5\)/);
+            assert.match(poolImageGpuProblem({ vmSize: "Standard_NC8as_T4_v3", gpu: { vendor: "nvidia", install: "image" } }, nvidiaImage) ?? "", /not for Standard_NC8as_T4_v3 \(NCasT4_v3\)/, "Microsoft lists another GRID version for T4");
         });
 
         it("refuses the extension on an image that already carries a driver", () => {

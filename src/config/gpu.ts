@@ -83,21 +83,23 @@ export function parseSessionHostGpu(r: Reader, vmSize: string): GpuConfig | unde
 
 /**
  * Whether a pool's driver choice fits the image it runs, when the build ring knows how that image
- * is built: `driver: image` needs an image built on a GPU build VM of the pool's vendor (a driver
- * installer refuses to install without its GPU), and the extension must not add a second driver to
- * an image built on a GPU build VM, which carries one (its install step, or Windows Update on that
- * VM). Returns the problem, or undefined.
+ * is built. `driver: image` needs an image built on a size of the pool's GPU series: a driver
+ * installer refuses to install without its GPU, and Microsoft lists the driver version per series
+ * (n-series-driver-setup: GRID 18.x for NVadsA10 v5, 20.x for NCasT4_v3). The extension must not
+ * add a second driver to an image built on a GPU size, which carries one (its install step, or
+ * Windows Update on that VM). Returns the problem, or undefined.
  */
 export function poolImageGpuProblem(pool: { vmSize: string; gpu?: GpuConfig }, image: { name: string; buildVmSize: string }): string | undefined {
     const built = gpuSizeFamily(image.buildVmSize);
     const gpu = pool.gpu;
     if (!gpu) return undefined;
     if (gpu.install === "image") {
+        const series = gpuSizeFamily(pool.vmSize)?.series;
         if (!built) {
-            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize}, which has no GPU, so no ${VENDOR_NAMES[gpu.vendor]} driver can be baked into it: build it on a ${VENDOR_NAMES[gpu.vendor]} GPU size or use driver: ${gpu.vendor}`;
+            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize}, which has no GPU, so no ${VENDOR_NAMES[gpu.vendor]} driver can be baked into it: build it on an ${series} size or use driver: ${gpu.vendor}`;
         }
-        if (built.vendor !== gpu.vendor) {
-            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize}, an ${VENDOR_NAMES[built.vendor]} GPU size, so its driver does not run on ${pool.vmSize} (${VENDOR_NAMES[gpu.vendor]})`;
+        if (built.series !== series) {
+            return `is driver: image, but image "${image.name}" is built on ${image.buildVmSize} (${built.series}), so its driver is the one for ${built.series}, not for ${pool.vmSize} (${series}): build the image on an ${series} size or use driver: ${gpu.vendor}`;
         }
         return undefined;
     }
