@@ -5,7 +5,8 @@
 //     driver: nvidia | amd | image   # the vendor's driver extension, or a driver baked into the image
 //     driverVersion: "538.46"        # nvidia only: the NVIDIA extension's driverVersion setting
 import { gpuSizeFamily, supportedGpuSeries, VENDOR_NAMES, type GpuSizeFamily, type GpuVendor } from "../sessionHosts/gpu";
-import type { Reader } from "./reader";
+import { ConfigError, type Reader } from "./reader";
+import type { RingConfig } from "./types";
 
 export interface GpuConfig {
     /** The GPU's vendor, from the VM size. */
@@ -107,4 +108,15 @@ export function poolImageGpuProblem(pool: { vmSize: string; gpu?: GpuConfig }, i
         return `is driver: ${gpu.vendor}, but image "${image.name}" is built on the GPU size ${image.buildVmSize} and so carries a GPU driver already; use driver: image, or the extension would install a second driver over the image's`;
     }
     return undefined;
+}
+
+/** Every pool of a build ring against the image it runs (poolImageGpuProblem); the key is the pool's `gpu`. */
+export function checkPoolGpuDrivers(ring: RingConfig): void {
+    for (const pool of Object.values(ring.hostPools)) {
+        const image = pool.source.kind === "gallery" ? ring.images[pool.source.image] : undefined;
+        if (!image) continue;
+        const problem = poolImageGpuProblem(pool.sessionHosts, { name: image.name, buildVmSize: image.build.vmSize });
+        const key = `${pool.configKey}.gpu`;
+        if (problem) throw new ConfigError(`${ring.stackFile}: ${key} ${problem}`, { file: ring.stackFile, key });
+    }
 }
