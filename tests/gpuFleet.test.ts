@@ -23,18 +23,25 @@ function docsFleetBlock(): Record<string, Record<string, unknown>> {
 
 type Mutate = (config: Record<string, unknown>) => void;
 
+/** Changes the `config:` of a stack file in `dir`, keeping the rest of the file. */
+function editStack(dir: string, stack: string, edit: (config: Record<string, Record<string, unknown>>) => void): void {
+    const file = join(dir, `Pulumi.${stack}.yaml`);
+    const doc = parseDocument(readFileSync(file, "utf8"));
+    const config = (doc.toJS() as { config: Record<string, Record<string, unknown>> }).config;
+    edit(config);
+    doc.set("config", config);
+    writeFileSync(file, doc.toString());
+}
+
 /** A scratch project whose test ring is the shipped fleet plus the docs' GPU image and pool, changed by `mutate`. */
 function gpuProject(mutate: Mutate = () => {}): string {
     const dir = mkdtempSync(join(tmpdir(), "avd-gpu-"));
     for (const f of readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))) cpSync(join(ROOT, f), join(dir, f));
-    const file = join(dir, "Pulumi.test.yaml");
-    const doc = parseDocument(readFileSync(file, "utf8"));
-    const config = (doc.toJS() as { config: Record<string, Record<string, unknown>> }).config;
     const docs = docsFleetBlock();
-    for (const key of [`${P}:images`, `${P}:imageVersions`, `${P}:hostPools`]) config[key] = { ...config[key], ...docs[key] };
-    mutate(config);
-    doc.set("config", config);
-    writeFileSync(file, doc.toString());
+    editStack(dir, "test", (config) => {
+        for (const key of [`${P}:images`, `${P}:imageVersions`, `${P}:hostPools`]) config[key] = { ...config[key], ...docs[key] };
+        mutate(config);
+    });
     return dir;
 }
 
@@ -133,5 +140,30 @@ describe("GPU fleet (docs/gpu.md), offline preview with the policy pack", functi
         const { report, exitCode } = await previewTest(dir);
         assert.equal(exitCode, 2);
         assert.match(report.error?.message ?? "", /avd-image-rings:hostPools\.cad\.vmSize \(Standard_NV12ads_A10_v5 is an NVIDIA GPU size \(NVadsA10 v5, NVIDIA A10\)\) needs a graphics driver on every host: add gpu: \{driver: nvidia\}.*or gpu: \{driver: image\}/);
+    });
+    it("promotes the GPU image through pilot to prod, whose CAD pools run it Manual with the gate checking the driver", async () => {
+        dir = gpuProject();
+        const docsPool = docsFleetBlock()[`${P}:hostPools`].cad as Record<string, unknown>;
+        const { validationEnvironment: _test, ...hostPool } = docsPool.hostPool as Record<string, unknown>;
+        const rings = [
+            ["pilot", "avdlcad", "Rolling", { maxBatchInstancePercent: 50, maxUnhealthyInstancePercent: 50, maxUnhealthyUpgradedInstancePercent: 50, pauseTimeBetweenBatches: "PT5M" }],
+            ["prod", "avdpcad", "Manual", { maxBatchInstancePercent: 20, maxUnhealthyInstancePercent: 20, maxUnhealthyUpgradedInstancePercent: 10, pauseTimeBetweenBatches: "PT15M" }],
+        ] as const;
+        for (const [stack, prefix, upgradeMode, rollingUpgrade] of rings) {
+            editStack(dir, stack, (config) => {
+                config[`${P}:imageVersions`]["gpu-cad"] = "1.0.0";
+                const subnetId = String(docsPool.subnetId).replace(/snet-avd-test$/, `snet-avd-${stack}`);
+                config[`${P}:hostPools`].cad = { ...docsPool, hostPool, computerNamePrefix: prefix, upgradeMode, rollingUpgrade, subnetId };
+            });
+        }
+        const { reports, exitCode } = await runPreview({ stacks: ["test", "pilot", "prod"], format: "json", dir });
+        assert.equal(exitCode, 0, JSON.stringify(reports.map((r) => ({ stack: r.stack, error: r.error, violations: r.violations })), null, 2));
+        const prod = reports[2];
+        const gate = byType(prod, "command:local:Command").find(
+            (c) => JSON.stringify(c.inputs).includes("tools/healthGate.ts") && (c.inputs.environment as Record<string, string> | undefined)?.AVD_VMSS_ID?.endsWith("/vmss-avd-prod-cad"),
+        );
+        assert.ok(gate, "prod has a gate for its CAD pool");
+        assert.equal((gate.inputs.environment as Record<string, string>).AVD_GPU_VENDOR, "nvidia");
+        assert.equal((gate.inputs.environment as Record<string, string>).AVD_UPGRADE_MODE, "Manual");
     });
 });
