@@ -103,6 +103,7 @@ export class SessionHostPool extends pulumi.ComponentResource {
                     healthGate: hosts.healthGate,
                     registrationToken,
                     agentRegistration: args.agentRegistration,
+                    gpu: hosts.gpu,
                 }),
             }),
             // The rollout's lock and drained-host marker live in these tags (src/rollout/markerTags.ts).

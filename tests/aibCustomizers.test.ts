@@ -191,7 +191,7 @@ describe("AIB customizers", () => {
     });
 
     it("generates plain ASCII, which Windows PowerShell reads the same in any code page", () => {
-        const generated = [...buildCustomizers(EVERYTHING), ...buildValidation().inVMValidations]
+        const generated = [...buildCustomizers(EVERYTHING), ...buildValidation("Standard_NV12ads_A10_v5").inVMValidations]
             .filter((s) => s.type === "PowerShell" && !EVERYTHING.inlineScripts.some((i) => i.name === s.name))
             .flatMap((s) => inline(s));
         assert.ok(generated.length > 100);
@@ -205,7 +205,7 @@ describe("AIB customizers", () => {
 });
 
 describe("AIB in-VM validation", () => {
-    const validate = buildValidation();
+    const validate = buildValidation("Standard_D8s_v5");
     const script = (name: string) => {
         const v = validate.inVMValidations.find((x) => x.name === name);
         assert.ok(v, `no validator ${name}`);
@@ -232,6 +232,19 @@ describe("AIB in-VM validation", () => {
         assert.match(text, /'HKLM:\\SOFTWARE\\Microsoft\\RDInfraAgent'/);
         assert.match(text, /Microsoft\.RDInfra\.RDAgentBootLoader\*\.msi/);
         assert.match(text, /if \(\$findings\.Count -gt 0\) \{[\s\S]*exit 1/);
+    });
+
+    it("checks the GPU driver only on images built on a GPU size, for that size's vendor", () => {
+        const names = (size: string) => buildValidation(size).inVMValidations.map((v) => v.name);
+        assert.deepEqual(names("Standard_NV6ads_A10_v5"), [VALIDATOR_NAMES.noAvdAgent, VALIDATOR_NAMES.osDiskSize, VALIDATOR_NAMES.gpuDriver]);
+        const gpuScript = (size: string) => buildValidation(size).inVMValidations.find((v) => v.name === VALIDATOR_NAMES.gpuDriver)?.inline.join("\n") ?? "";
+        assert.match(gpuScript("Standard_NV6ads_A10_v5"), /^\$GpuVendor = 'nvidia'$/m);
+        assert.match(gpuScript("Standard_NV8ads_V710_v5"), /^\$GpuVendor = 'amd'$/m);
+        const text = gpuScript("Standard_NC8as_T4_v3");
+        assert.match(text, /Win32_VideoController/);
+        assert.match(text, /\$_\.Status -eq 'OK' -and \$_\.ConfigManagerErrorCode -eq 0/);
+        assert.match(text, /WaitForExit\(60000\)/, "a hung nvidia-smi cannot hang the build");
+        assert.equal((text.match(/exit 1/g) ?? []).length, 5, "each failed check fails the build");
     });
 
     it(`fails when the OS disk is larger than ${MAX_IMAGE_OS_DISK_GB} GB`, () => {

@@ -5,7 +5,7 @@ import { VirtualClock } from "../tools/azure/clock";
 import { HEALTH_CHECK_SCRIPT } from "../tools/rollout/healthGateRunner";
 import { ComputeModule, type UpgradeMode } from "./fakeAzure/compute";
 import { DesktopVirtualizationModule } from "./fakeAzure/desktopVirtualization";
-import { RunCommandModule, type RunCommandInput } from "./fakeAzure/runCommand";
+import { gpuFacts, RunCommandModule, type GpuDriverState, type RunCommandInput } from "./fakeAzure/runCommand";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-pilot`;
@@ -38,6 +38,8 @@ interface World {
     rc: RunCommandModule;
     /** Per-instance changes to the healthy facts; a function sees how often the host was probed. */
     facts: Map<string, (probe: number) => Record<string, unknown>>;
+    /** Per-instance GPU driver state on GPU pools (default: loaded). */
+    gpu: Map<string, GpuDriverState>;
 }
 
 interface Run {
@@ -50,6 +52,7 @@ interface Run {
 async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Promise<World> {
     const clock = new VirtualClock();
     const facts = new Map<string, (probe: number) => Record<string, unknown>>();
+    const gpu = new Map<string, GpuDriverState>();
     const probes = new Map<string, number>();
     const compute = new ComputeModule();
     const rc = new RunCommandModule(compute, {
@@ -57,7 +60,8 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
             const n = (probes.get(input.instanceId) ?? 0) + 1;
             probes.set(input.instanceId, n);
             const extra = facts.get(input.instanceId)?.(n) ?? {};
-            return { stdout: `Collecting facts...\n${JSON.stringify({ ...healthyFacts(input.computerName), ...extra })}` };
+            const gpuReport = gpuFacts(input, gpu.get(input.instanceId) ?? "loaded");
+            return { stdout: `Collecting facts...\n${JSON.stringify({ ...healthyFacts(input.computerName), gpu: gpuReport, ...extra })}` };
         },
     });
     const dv = new DesktopVirtualizationModule({ compute });
@@ -72,7 +76,7 @@ async function world(capacity: number, mode: UpgradeMode, onNewImage = true): Pr
         rollingUpgradePolicy: { maxBatchInstancePercent: 10, maxUnhealthyUpgradedInstancePercent: 20, pauseTimeBetweenBatches: "PT2M" },
     });
     dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS });
-    return { clock, fake, compute, dv, rc, facts };
+    return { clock, fake, compute, dv, rc, facts, gpu };
 }
 
 async function gate(w: World, extra: Record<string, string | undefined> = {}): Promise<Run> {
@@ -433,5 +437,52 @@ describe("health gate under Run Command faults: every fault is one host's verdic
         assert.equal(w.rc.conflicts.length, 1, "Azure refused the second run while the first ran");
         assert.match(second.stderr.join("\n"), /avdplt000001: Azure refused a new run \(Run command extension execution is in progress\. Please wait for completion before invoking a run command\.\)/);
         assert.equal(w.rc.runsOn("1").length, 2, "posted again once the earlier run ended");
+    });
+    describe("GPU pools (AVD_GPU_VENDOR)", () => {
+        it("asks the probe for the GPU and passes hosts whose NVIDIA driver is loaded", async () => {
+            w = await world(3, "Manual");
+            const run = await gate(w, { AVD_GPU_VENDOR: "nvidia" });
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            for (const r of w.rc.runCommands) assert.deepEqual(r.parameters, { CheckFslogix: "true", MeasureLogon: "false", GpuVendor: "nvidia" });
+            assert.match(run.stderr.join("\n"), /\(Manual upgrades, NVIDIA GPU driver checked\)/);
+        });
+
+        it("fails a host whose NVIDIA driver is missing or failed to start, naming the driver", async () => {
+            w = await world(4, "Manual");
+            w.gpu.set("1", "missing");
+            w.gpu.set("3", "failed");
+            const run = await gate(w, { AVD_GPU_VENDOR: "nvidia", AVD_GATE_TIMEOUT_MINUTES: "10" });
+            assert.equal(run.code, 1);
+            const err = run.stderr.join("\n");
+            assert.match(err, /failed: 2 of 4 probed host\(s\) are not healthy \(2 unhealthy\)/);
+            assert.match(err, /avdplt000001\s+1\s+unhealthy\s+NVIDIA GPU driver not loaded: no NVIDIA display adapter \(Windows shows Microsoft Hyper-V Video, Microsoft Basic Display Adapter\)/);
+            assert.match(err, /avdplt000003\s+3\s+unhealthy\s+NVIDIA GPU driver not working: NVIDIA A10-4Q status Error, device error code 43 \(Windows stopped the device: its driver failed to start\)/);
+            assert.match(err, /avdplt000000\s+0\s+healthy/);
+        });
+
+        it("checks the AMD adapter on AMD pools, without nvidia-smi", async () => {
+            w = await world(2, "Manual");
+            w.gpu.set("0", "failed");
+            const run = await gate(w, { AVD_GPU_VENDOR: "amd", AVD_GATE_TIMEOUT_MINUTES: "5" });
+            assert.equal(run.code, 1);
+            assert.match(run.stderr.join("\n"), /avdplt000000\s+0\s+unhealthy\s+AMD GPU driver not working: AMD Radeon PRO V710 MxGPU status Error, device error code 43/);
+            assert.match(run.stderr.join("\n"), /avdplt000001\s+1\s+healthy/);
+        });
+
+        it("leaves the GPU alone on pools without AVD_GPU_VENDOR, even on a host without a GPU driver", async () => {
+            w = await world(2, "Manual");
+            w.gpu.set("0", "missing");
+            const run = await gate(w);
+            assert.equal(run.code, 0, run.stderr.join("\n"));
+            assert.equal(w.rc.runCommands[0].parameters.GpuVendor, undefined);
+        });
+
+        it("refuses an AVD_GPU_VENDOR it does not know before touching Azure", async () => {
+            w = await world(1, "Manual");
+            const run = await gate(w, { AVD_GPU_VENDOR: "intel" });
+            assert.equal(run.code, 2);
+            assert.match(run.stderr.join("\n"), /AVD_GPU_VENDOR must be nvidia, amd or unset, got "intel"/);
+            assert.equal(w.rc.runCommands.length, 0);
+        });
     });
 });

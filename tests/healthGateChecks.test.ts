@@ -2,7 +2,7 @@ import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { onlyPool } from "./fixtures/fleet";
 import { parseRingConfig } from "../src/config/parse";
-import { evaluateHostReport, gateTimeoutMinutes, parseHostReport, ReportError, sampleSize, selectHostsToCheck, type GateThresholds, type HostReport } from "../src/rollout/healthGate";
+import { evaluateHostReport, gateTimeoutMinutes, gpuDriverProblem, parseHostReport, ReportError, sampleSize, selectHostsToCheck, type GateThresholds, type HostReport } from "../src/rollout/healthGate";
 import { HEALTH_CHECK_SCRIPT } from "../tools/rollout/healthGateRunner";
 
 const thresholds: GateThresholds = { maxCpuPercent: 80, minFreeMemoryPercent: 20, checkFslogix: true, loginProbe: false, maxLoginSeconds: 30 };
@@ -68,12 +68,59 @@ describe("health gate checks", () => {
 
     it("keeps the probe script and the gate in step: parameters it is sent, fields it reports", () => {
         const script = readFileSync(HEALTH_CHECK_SCRIPT, "utf8");
-        for (const param of ["$CheckFslogix", "$MeasureLogon"]) assert.ok(script.includes(`[string] ${param}`), `the script declares ${param}`);
-        for (const field of ["computerName", "domainJoined", "entraJoined", "services", "cpuPercent", "freeMemoryPercent", "lastLogon"]) {
+        for (const param of ["$CheckFslogix", "$MeasureLogon", "$GpuVendor"]) assert.ok(script.includes(`[string] ${param}`), `the script declares ${param}`);
+        for (const field of ["computerName", "domainJoined", "entraJoined", "services", "cpuPercent", "freeMemoryPercent", "lastLogon", "gpu"]) {
             assert.match(script, new RegExp(`\\n\\s+${field}\\s+=`), `the script reports ${field}`);
         }
         for (const service of ["RDAgent", "RDAgentBootLoader", "frxsvc"]) assert.ok(script.includes(`'${service}'`), service);
         assert.match(script, /ConvertTo-Json -Compress/);
+        for (const fact of ["name =", "status =", "errorCode =", "driverVersion =", "adapters =", "nvidiaSmi ="]) assert.ok(script.includes(fact), `the script reports ${fact}`);
+        assert.match(script, /Win32_VideoController/);
+        assert.match(script, /WaitForExit\(30000\)/, "a hung nvidia-smi cannot hang the probe");
+    });
+
+    describe("GPU driver (GPU pools)", () => {
+        const a10 = { name: "NVIDIA A10-8Q", status: "OK", errorCode: 0, driverVersion: "32.0.15.7424" };
+        const hyperV = { name: "Microsoft Hyper-V Video", status: "OK", errorCode: 0 };
+        const gpuHost = (gpu: HostReport["gpu"]): HostReport => ({ ...healthy, ...(gpu ? { gpu } : {}) });
+
+        it("passes an NVIDIA host whose adapter works and whose nvidia-smi answers", () => {
+            assert.equal(gpuDriverProblem(gpuHost({ adapters: [hyperV, a10], nvidiaSmi: 0 }), "nvidia"), undefined);
+            assert.deepEqual(evaluateHostReport(gpuHost({ adapters: [hyperV, a10], nvidiaSmi: 0 }), { ...thresholds, gpuVendor: "nvidia" }), []);
+        });
+
+        it("names the driver in every reason a GPU host fails", () => {
+            const cases: Array<[HostReport["gpu"], string]> = [
+                [undefined, "NVIDIA GPU driver not checked: the probe reported no GPU facts"],
+                [{ adapters: [hyperV, { name: "Microsoft Basic Display Adapter", status: "OK", errorCode: 0 }], nvidiaSmi: "NotInstalled" }, "NVIDIA GPU driver not loaded: no NVIDIA display adapter (Windows shows Microsoft Hyper-V Video, Microsoft Basic Display Adapter)"],
+                [{ adapters: [] }, "NVIDIA GPU driver not loaded: no NVIDIA display adapter (Windows shows no display adapter)"],
+                [{ adapters: [{ ...a10, status: "Error", errorCode: 43 }], nvidiaSmi: 9 }, "NVIDIA GPU driver not working: NVIDIA A10-8Q status Error, device error code 43 (Windows stopped the device: its driver failed to start)"],
+                [{ adapters: [{ ...a10, status: "Degraded" }], nvidiaSmi: 0 }, "NVIDIA GPU driver not working: NVIDIA A10-8Q status Degraded"],
+                [{ adapters: [a10], nvidiaSmi: "NotInstalled" }, "NVIDIA GPU driver incomplete: nvidia-smi not found (the GRID driver installs it)"],
+                [{ adapters: [a10], nvidiaSmi: "TimedOut" }, "NVIDIA GPU driver not responding: nvidia-smi did not finish within 30 s"],
+                [{ adapters: [a10], nvidiaSmi: 9 }, "NVIDIA GPU driver not responding: nvidia-smi exited with code 9"],
+            ];
+            for (const [gpu, reason] of cases) assert.deepEqual(evaluateHostReport(gpuHost(gpu), { ...thresholds, gpuVendor: "nvidia" }), [reason]);
+        });
+
+        it("checks AMD hosts by their Radeon adapter alone, and never takes one vendor's adapter for the other's", () => {
+            const v710 = { name: "AMD Radeon PRO V710 MxGPU", status: "OK", errorCode: 0 };
+            assert.equal(gpuDriverProblem(gpuHost({ adapters: [hyperV, v710] }), "amd"), undefined);
+            assert.equal(gpuDriverProblem(gpuHost({ adapters: [{ name: "Radeon Instinct MI25 MxGPU", status: "OK", errorCode: 0 }] }), "amd"), undefined);
+            assert.match(gpuDriverProblem(gpuHost({ adapters: [a10], nvidiaSmi: 0 }), "amd") ?? "", /^AMD GPU driver not loaded: no AMD display adapter \(Windows shows NVIDIA A10-8Q\)$/);
+            assert.match(gpuDriverProblem(gpuHost({ adapters: [v710] }), "nvidia") ?? "", /^NVIDIA GPU driver not loaded/);
+        });
+
+        it("ignores the GPU on pools without a GPU vendor", () => {
+            assert.deepEqual(evaluateHostReport(gpuHost({ adapters: [{ ...a10, status: "Error", errorCode: 43 }], nvidiaSmi: 9 }), thresholds), []);
+        });
+
+        it("reads the GPU facts from the probe's report", () => {
+            const line = JSON.stringify({ ...healthy, gpu: { vendor: "nvidia", adapters: [hyperV, { ...a10, errorCode: 43, status: "Error" }, "junk"], nvidiaSmi: 9 } });
+            assert.deepEqual(parseHostReport(line).gpu, { adapters: [{ ...hyperV, driverVersion: undefined }, { ...a10, errorCode: 43, status: "Error" }], nvidiaSmi: 9 });
+            assert.deepEqual(parseHostReport(JSON.stringify({ ...healthy, gpu: { adapters: [a10], nvidiaSmi: "NotInstalled" } })).gpu?.nvidiaSmi, "NotInstalled");
+            assert.equal(parseHostReport(JSON.stringify({ ...healthy, gpu: null })).gpu, undefined, "the probe prints gpu: null when not asked");
+        });
     });
 
     it("gives Rolling rings enough time for Azure's whole rolling upgrade", () => {

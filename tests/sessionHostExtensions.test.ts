@@ -4,6 +4,7 @@ import type { DomainJoinConfig } from "../src/config/types";
 import { AGENT_EXTENSION_NAME, type AgentRegistration, type HostRegistration } from "../src/sessionHosts/agentRegistration";
 import { domainJoinExtension, domainJoinUser, INTUNE_MDM_ID, needsSystemAssignedIdentity, sessionHostExtensions, type ScaleSetExtension } from "../src/sessionHosts/extensions";
 import { HEALTH_ENDPOINT } from "../src/sessionHosts/healthProbe";
+import type { GpuConfig } from "../src/config/gpu";
 
 const TOKEN = "eyJhbGciOiJSUzI1NiJ9.eyJSZWdpc3RyYXRpb25JZCI6InRlc3QifQ.c2lnbmF0dXJl";
 
@@ -153,6 +154,52 @@ describe("session-host extensions", () => {
         it("gives a new host time to join, restart and register, within Azure's 7200 s maximum", () => {
             const grace = Number(health().settings?.gracePeriod);
             assert.ok(grace >= 900 && grace <= 7200, `gracePeriod ${grace}`);
+        });
+    });
+    describe("GPU driver (GPU pools)", () => {
+        const withGpu = (gpu: GpuConfig, domainJoin: DomainJoinConfig = entra) => sessionHostExtensions({ domainJoin, healthGate: { checkFslogix: true }, registrationToken: TOKEN, gpu });
+
+        it("installs the NVIDIA driver after the join and before the AVD agent registers the host", () => {
+            const extensions = withGpu({ vendor: "nvidia", install: "extension" });
+            assert.deepEqual(names(extensions), ["AADLoginForWindows", "NvidiaGpuDriverWindows", AGENT_EXTENSION_NAME, "ApplicationHealth"]);
+            assert.deepEqual(extensions[1].provisionAfterExtensions, ["AADLoginForWindows"]);
+            assert.deepEqual(extensions[2].provisionAfterExtensions, ["NvidiaGpuDriverWindows"], "a host takes users only once its GPU driver is in");
+            assert.deepEqual(extensions[3].provisionAfterExtensions, [AGENT_EXTENSION_NAME]);
+        });
+
+        it("waits for the Active Directory join's restart too", () => {
+            const extensions = withGpu({ vendor: "amd", install: "extension" }, activeDirectory());
+            assert.deepEqual(names(extensions), ["DomainJoin", "AmdGpuDriverWindows", AGENT_EXTENSION_NAME, "ApplicationHealth"]);
+            assert.deepEqual(extensions[1].provisionAfterExtensions, ["DomainJoin"]);
+        });
+
+        it("uses Microsoft's NVIDIA GPU Driver Extension (Microsoft.HpcCompute, 1.10), pinning the driver only when asked", () => {
+            const [, latest] = withGpu({ vendor: "nvidia", install: "extension" });
+            assert.deepEqual({ ...latest, provisionAfterExtensions: undefined }, {
+                name: "NvidiaGpuDriverWindows",
+                publisher: "Microsoft.HpcCompute",
+                type: "NvidiaGpuDriverWindows",
+                typeHandlerVersion: "1.10",
+                autoUpgradeMinorVersion: true,
+                provisionAfterExtensions: undefined,
+            });
+            const [, pinned] = withGpu({ vendor: "nvidia", install: "extension", driverVersion: "538.46" });
+            assert.deepEqual(pinned.settings, { driverVersion: "538.46" });
+            assert.equal(pinned.protectedSettings, undefined);
+        });
+
+        it("uses Microsoft's AMD GPU Driver Extension (Microsoft.HpcCompute, 1.1) without settings", () => {
+            const [, amd] = withGpu({ vendor: "amd", install: "extension" });
+            assert.equal(amd.publisher, "Microsoft.HpcCompute");
+            assert.equal(amd.type, "AmdGpuDriverWindows");
+            assert.equal(amd.typeHandlerVersion, "1.1");
+            assert.equal(amd.settings, undefined);
+        });
+
+        it("adds no driver extension when the image has the driver baked in", () => {
+            const extensions = withGpu({ vendor: "nvidia", install: "image" });
+            assert.deepEqual(names(extensions), ["AADLoginForWindows", AGENT_EXTENSION_NAME, "ApplicationHealth"]);
+            assert.deepEqual(extensions[1].provisionAfterExtensions, ["AADLoginForWindows"]);
         });
     });
 });

@@ -51,12 +51,22 @@ function randomRing(rng: Rng): Record<string, unknown> {
         logOffDisconnectedSessions: maybe(rng, rng() < 0.5),
     };
     const strip = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+    // GPU pools on a quarter of the draws: the gate must get their vendor, and only theirs.
+    const [vmSize, gpu] = pick<[string, Record<string, string> | undefined]>(rng, [
+        ["Standard_D4s_v5", undefined],
+        ["Standard_D4s_v5", undefined],
+        ["Standard_D4s_v5", undefined],
+        ["Standard_NV12ads_A10_v5", { driver: pick(rng, ["nvidia", "image"]) }],
+        ["Standard_NV8ads_V710_v5", { driver: pick(rng, ["amd", "image"]) }],
+        ["Standard_NC8as_T4_v3", { driver: "nvidia" }],
+    ]);
     return {
         imageVersion: "1.2.0",
         promoteFrom: "contoso/avd-image-rings/pilot",
         location: "westeurope",
         sessionHosts: strip({
-            vmSize: "Standard_D4s_v5",
+            vmSize,
+            gpu,
             capacity: pick(rng, [1, 2, 10, 99, 500, 1000]),
             computerNamePrefix: "avdprd",
             subnetId: SUBNET,
@@ -114,6 +124,7 @@ describe("tool environment contract", () => {
 
             const gate = readGateInputs(healthGateEnvironment(onlyPool(ring).sessionHosts, TARGETS));
             assert.equal(gate.probeTimeoutMs, sh.healthGate.probeTimeoutMinutes * 60_000, `seed ${seed}`);
+            assert.equal(gate.gpuVendor, sh.gpu?.vendor, `seed ${seed}: the gate checks the pool's GPU vendor, and none without a GPU`);
             assert.equal(gate.timeoutMs, gateTimeoutMinutes(onlyPool(ring).sessionHosts) * 60_000, `seed ${seed}`);
             assert.ok(gate.timeoutMs >= gate.probeTimeoutMs + 5 * 60_000, `seed ${seed}: the gate has room for one probe round`);
             assert.ok(gateTimeoutMinutes(onlyPool(ring).sessionHosts) <= LIMITS.gateTimeoutMinutes.max, `seed ${seed}`);

@@ -10,7 +10,8 @@ export type AibScriptName =
     | "Invoke-VirtualDesktopOptimization.ps1"
     | "Invoke-ImageCleanup.ps1"
     | "Test-NoAvdAgent.ps1"
-    | "Test-OsDiskSize.ps1";
+    | "Test-OsDiskSize.ps1"
+    | "Test-GpuDriver.ps1";
 
 /** The script's lines as written in src/aib/scripts (line endings normalised, trailing blank lines dropped). */
 export function readAibScript(name: AibScriptName): string[] {

@@ -85,7 +85,7 @@ export function imageTemplateContent<Id>(input: TemplateInput, ids: TemplateIds<
         identity: { type: "UserAssigned", userAssignedIdentities: [ids.identityId] },
         source: { type: "PlatformImage", ...image.baseImage },
         customize: buildCustomizers(image.customizations),
-        validate: buildValidation(),
+        validate: buildValidation(build.vmSize),
         optimize: { vmBoot: { state: "Enabled" } },
         vmProfile,
         buildTimeoutInMinutes: build.timeoutMinutes,

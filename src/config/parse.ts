@@ -5,6 +5,7 @@ import { parseIsoDuration } from "../rollout/duration";
 import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
+import { checkPoolGpuDrivers, parseSessionHostGpu } from "./gpu";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
@@ -378,6 +379,8 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
         domainJoin: parseDomainJoin(r.optObj("domainJoin"), secret, r.file),
         useLatestImage: r.bool("useLatestImage", false),
     };
+    const gpu = parseSessionHostGpu(r, s.vmSize);
+    if (gpu) s.gpu = gpu;
     // A model that follows the definition's latest version never changes when a version is
     // published, so the drain-aware rollout would drain hosts with nothing to move them to
     // (reimage keeps "the existing version" without exactVersion: docs/rollout.md).
@@ -488,6 +491,7 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     r.done();
     checkRingAgainstAzure(ring, r);
+    checkPoolGpuDrivers(ring);
     return ring;
 }
 

@@ -1,6 +1,7 @@
 // The validated, typed model of one ring's stack configuration. Everything below
 // index.ts consumes these types; nothing deeper re-reads or re-validates raw config.
 import type * as pulumi from "@pulumi/pulumi";
+import type { GpuConfig } from "./gpu";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
@@ -190,6 +191,8 @@ export interface SessionHostsConfig {
     domainJoin: DomainJoinConfig;
     /** Explicit opt-in to follow the image definition's latest version instead of a pinned one. */
     useLatestImage: boolean;
+    /** GPU sizes only (`gpu`, src/config/gpu.ts): how the hosts get the GPU driver. */
+    gpu?: GpuConfig;
 }
 
 /** What a pool's session hosts boot: a version of one of the fleet's gallery images, or a marketplace image. */

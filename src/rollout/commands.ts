@@ -64,6 +64,8 @@ export function healthGateEnvironment(sh: SessionHostsConfig, t: RolloutTargets)
         [V.checkFslogix.name]: String(hg.checkFslogix),
         [V.gateTimeoutMinutes.name]: String(gateTimeoutMinutes(sh)),
         [V.probeTimeoutMinutes.name]: String(hg.probeTimeoutMinutes),
+        // Only on GPU pools: an extra variable elsewhere would change every gate command's environment.
+        ...(sh.gpu ? { [V.gpuVendor.name]: sh.gpu.vendor } : {}),
     };
 }
 

@@ -1,6 +1,7 @@
 // The health gate's decisions (seed image-management section 6): which hosts to probe with
 // Run Command, what the probe's JSON report must show, and how long a ring's gate may wait.
 import type { SessionHostsConfig } from "../config/types";
+import { VENDOR_NAMES, type GpuVendor } from "../sessionHosts/gpu";
 import { parseIsoDuration } from "./duration";
 import { compareInstanceIds, zoneBalanced } from "./hosts";
 import { batchSize } from "./planner";
@@ -50,6 +51,24 @@ export interface HostReport {
     freeMemoryPercent?: number;
     /** The most recent logon since the host started, when the login probe is on. */
     lastLogon?: { user?: string; seconds: number; time?: string };
+    /** GPU pools: the display adapters and (NVIDIA) nvidia-smi's answer. */
+    gpu?: GpuReport;
+}
+
+/** One Win32_VideoController. */
+export interface GpuAdapter {
+    name: string;
+    /** "OK", "Error", "Degraded", ... */
+    status?: string;
+    /** ConfigManagerErrorCode: 0 = working, 43 = Windows stopped the device (its driver failed). */
+    errorCode?: number;
+    driverVersion?: string;
+}
+
+export interface GpuReport {
+    adapters: GpuAdapter[];
+    /** nvidia-smi's exit code, or why it did not run; absent on AMD hosts. */
+    nvidiaSmi?: number | "NotInstalled" | "TimedOut";
 }
 
 export interface GateThresholds {
@@ -58,6 +77,8 @@ export interface GateThresholds {
     checkFslogix: boolean;
     loginProbe: boolean;
     maxLoginSeconds: number;
+    /** GPU pools: the vendor whose driver must be loaded. */
+    gpuVendor?: GpuVendor;
 }
 
 export class ReportError extends Error {
@@ -91,6 +112,7 @@ export function parseHostReport(stdout: string): HostReport {
             for (const [k, v] of Object.entries(value.services)) if (typeof v === "string") services[k] = v;
         }
         const logon = isRecord(value.lastLogon) ? value.lastLogon : undefined;
+        const gpu = isRecord(value.gpu) ? parseGpuReport(value.gpu) : undefined;
         const seconds = logon ? num(logon.seconds) : undefined;
         return {
             computerName: typeof value.computerName === "string" ? value.computerName : undefined,
@@ -103,10 +125,57 @@ export function parseHostReport(stdout: string): HostReport {
                 logon && seconds !== undefined
                     ? { seconds, user: typeof logon.user === "string" ? logon.user : undefined, time: typeof logon.time === "string" ? logon.time : undefined }
                     : undefined,
+            ...(gpu ? { gpu } : {}),
         };
     }
     const shown = stdout.trim().split(/\r?\n/).slice(-3).join(" | ").slice(0, 300);
     throw new ReportError(`the health check printed no JSON report${shown ? ` (last output: ${shown})` : " (no output)"}`);
+}
+
+function parseGpuReport(value: Record<string, unknown>): GpuReport {
+    const adapters = (Array.isArray(value.adapters) ? value.adapters : []).filter(isRecord).map(
+        (a): GpuAdapter => ({
+            name: typeof a.name === "string" ? a.name : "",
+            status: typeof a.status === "string" ? a.status : undefined,
+            errorCode: num(a.errorCode),
+            driverVersion: typeof a.driverVersion === "string" ? a.driverVersion : undefined,
+        }),
+    );
+    const smi = value.nvidiaSmi;
+    const nvidiaSmi = smi === "NotInstalled" || smi === "TimedOut" ? smi : num(smi);
+    return { adapters, ...(nvidiaSmi !== undefined ? { nvidiaSmi } : {}) };
+}
+
+/** Display adapter names of each vendor's GPUs as Windows shows them. */
+const ADAPTER_NAMES: Record<GpuVendor, RegExp> = { nvidia: /\bnvidia\b/i, amd: /\b(amd|radeon)\b/i };
+
+/**
+ * Why the vendor's GPU driver is not loaded, or undefined when it is: a display adapter of the
+ * vendor with Status OK and no device error, and for NVIDIA nvidia-smi answering (exit code 0).
+ * Every reason starts with "<vendor> GPU driver" so the verdict names the driver.
+ */
+export function gpuDriverProblem(report: HostReport, vendor: GpuVendor): string | undefined {
+    const driver = `${VENDOR_NAMES[vendor]} GPU driver`;
+    if (!report.gpu) return `${driver} not checked: the probe reported no GPU facts`;
+    const adapters = report.gpu.adapters;
+    const ours = adapters.filter((a) => ADAPTER_NAMES[vendor].test(a.name));
+    if (ours.length === 0) {
+        const seen = adapters.map((a) => a.name).filter(Boolean);
+        return `${driver} not loaded: no ${VENDOR_NAMES[vendor]} display adapter (Windows shows ${seen.length > 0 ? seen.join(", ") : "no display adapter"})`;
+    }
+    if (!ours.some((a) => a.status === "OK" && (a.errorCode ?? 0) === 0)) {
+        const a = ours[0];
+        const code = a.errorCode !== undefined && a.errorCode !== 0 ? `, device error code ${a.errorCode}${a.errorCode === 43 ? " (Windows stopped the device: its driver failed to start)" : ""}` : "";
+        return `${driver} not working: ${a.name} status ${a.status ?? "unknown"}${code}`;
+    }
+    if (vendor === "nvidia") {
+        const smi = report.gpu.nvidiaSmi;
+        if (smi === "NotInstalled") return `${driver} incomplete: nvidia-smi not found (the GRID driver installs it)`;
+        if (smi === "TimedOut") return `${driver} not responding: nvidia-smi did not finish within 30 s`;
+        if (smi === undefined) return `${driver} not checked: the probe did not run nvidia-smi`;
+        if (smi !== 0) return `${driver} not responding: nvidia-smi exited with code ${smi}`;
+    }
+    return undefined;
 }
 
 function serviceRunning(report: HostReport, name: string): string | undefined {
@@ -126,6 +195,10 @@ export function evaluateHostReport(report: HostReport, t: GateThresholds): strin
     else if (report.cpuPercent > t.maxCpuPercent) failed.push(`CPU ${report.cpuPercent.toFixed(0)}% > ${t.maxCpuPercent}%`);
     if (report.freeMemoryPercent === undefined) failed.push("free memory not measured");
     else if (report.freeMemoryPercent < t.minFreeMemoryPercent) failed.push(`free memory ${report.freeMemoryPercent.toFixed(0)}% < ${t.minFreeMemoryPercent}%`);
+    if (t.gpuVendor) {
+        const problem = gpuDriverProblem(report, t.gpuVendor);
+        if (problem) failed.push(problem);
+    }
     if (t.loginProbe && report.lastLogon && report.lastLogon.seconds > t.maxLoginSeconds) {
         failed.push(`login took ${report.lastLogon.seconds.toFixed(0)} s > ${t.maxLoginSeconds} s${report.lastLogon.user ? ` (${report.lastLogon.user})` : ""}`);
     }

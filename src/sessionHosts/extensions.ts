@@ -1,11 +1,16 @@
 // The session-host extensions, in the order a new or reimaged host needs them:
 //   1. directory join (Microsoft Entra ID or Active Directory),
-//   2. AVD agent install + host-pool registration (needs the join: the host registers under its joined name),
-//   3. Application Health (reports Healthy only once 1 and 2 have worked).
+//   2. on GPU pools whose image has no driver baked in, the vendor's GPU driver extension (it may
+//      restart the VM, so it runs after the join's restart and before the agent: a host registers,
+//      and takes users, only once it renders on its GPU),
+//   3. AVD agent install + host-pool registration (needs the join: the host registers under its joined name),
+//   4. Application Health (reports Healthy only once the steps before it have worked).
 // provisionAfterExtensions enforces the order; Azure otherwise runs extensions in parallel.
 import * as pulumi from "@pulumi/pulumi";
+import type { GpuConfig } from "../config/gpu";
 import type { DomainJoinConfig, HealthGateConfig } from "../config/types";
 import { customScriptAgentRegistration, type AgentRegistration } from "./agentRegistration";
+import { gpuDriverExtensionSpec } from "./gpu";
 import { applicationHealthExtension } from "./healthProbe";
 
 /** One entry of virtualMachineProfile.extensionProfile.extensions, in azure-native's shape. */
@@ -75,16 +80,27 @@ export interface SessionHostExtensionInputs {
     /** The host pool's registration token (a Pulumi secret). */
     registrationToken: pulumi.Input<string>;
     agentRegistration?: AgentRegistration;
+    /** GPU pools only (sessionHosts.gpu). */
+    gpu?: GpuConfig;
+}
+
+/** The GPU driver extension a pool's hosts need: none without a GPU or with the driver in the image. */
+export function gpuDriverExtension(gpu: GpuConfig | undefined, after: string): ScaleSetExtension | undefined {
+    if (gpu?.install !== "extension") return undefined;
+    // autoUpgradeMinorVersion as Microsoft's schema shows it; the extension never updates an installed
+    // driver on its own (hpccompute-gpu-windows), a reimage installs it afresh.
+    return { ...gpuDriverExtensionSpec(gpu.vendor, gpu.driverVersion), autoUpgradeMinorVersion: true, provisionAfterExtensions: [after] };
 }
 
 export function sessionHostExtensions(inputs: SessionHostExtensionInputs): ScaleSetExtension[] {
     const agent = inputs.agentRegistration ?? customScriptAgentRegistration;
     const join = domainJoinExtension(inputs.domainJoin);
+    const driver = gpuDriverExtension(inputs.gpu, join.name);
     const registration = agent.extension({
         registrationToken: inputs.registrationToken,
         joinType: inputs.domainJoin.type,
         checkFslogix: inputs.healthGate.checkFslogix,
-        provisionAfterExtensions: [join.name],
+        provisionAfterExtensions: [(driver ?? join).name],
     });
-    return [join, registration, applicationHealthExtension([registration.name])];
+    return [join, ...(driver ? [driver] : []), registration, applicationHealthExtension([registration.name])];
 }

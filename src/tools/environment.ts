@@ -65,6 +65,8 @@ export const UPGRADE_MODES = ["Manual", "Rolling", "Automatic"] as const;
 export const ROLLOUT_STRATEGIES = ["reimage", "surge"] as const;
 /** A Uniform scale set from a gallery image holds 1 to 1000 instances (the config's sessionHosts.capacity). */
 export const CAPACITY_RANGE: IntegerRange = { min: 1, max: 1000 };
+/** A GPU pool's GPU vendor (sessionHosts.gpu); unset on pools without a GPU. */
+export const GPU_VENDORS = ["nvidia", "amd"] as const;
 
 /** Webhook payload shapes (tools/shared/notify.ts); "auto" picks one from the URL's host. */
 export const NOTIFICATION_FORMATS = ["auto", "teams", "slack", "generic"] as const;
@@ -101,6 +103,7 @@ export const AVD_ENV = {
     checkFslogix: boolean("AVD_CHECK_FSLOGIX"),
     gateTimeoutMinutes: integer("AVD_GATE_TIMEOUT_MINUTES", LIMITS.gateTimeoutMinutes),
     probeTimeoutMinutes: integer("AVD_PROBE_TIMEOUT_MINUTES", LIMITS.probeTimeoutMinutes),
+    gpuVendor: { name: "AVD_GPU_VENDOR", kind: "enum", values: GPU_VENDORS },
     imageTemplateId: { name: "AVD_IMAGE_TEMPLATE_ID", kind: "resourceId" },
     galleryImageVersionId: { name: "AVD_GALLERY_IMAGE_VERSION_ID", kind: "resourceId" },
     contentHash: { name: "AVD_CONTENT_HASH", kind: "sha256" },
@@ -230,6 +233,15 @@ export class EnvironmentReader {
         const image = parseMarketplaceImage(raw);
         if ("problem" in image) throw this.fail(`${v.name}: "${raw}" ${image.problem}.`);
         return image;
+    }
+
+    /** An enum variable that may be unset (undefined then). */
+    optionalOneOf<T extends string>(v: Variable, values: readonly T[]): T | undefined {
+        const raw = this.value(v);
+        if (raw === undefined) return undefined;
+        const hit = values.find((x) => x === raw);
+        if (hit === undefined) throw this.fail(`${v.name} must be ${values.join(", ")} or unset, got "${raw}".`);
+        return hit;
     }
 
     text(v: Variable): string | undefined {

@@ -36,6 +36,29 @@ export interface RunCommandOutcome {
 
 export type RunCommandScript = string | ((input: RunCommandInput) => RunCommandOutcome);
 
+/** A GPU session host's driver, as the guest sees it. */
+export type GpuDriverState = "loaded" | "missing" | "failed";
+
+/**
+ * The `gpu` facts tools/rollout/scripts/HealthCheck.ps1 prints on a GPU host (Win32_VideoController
+ * and nvidia-smi), or null when the probe was not asked for them (no GpuVendor parameter), as on
+ * Windows: without its driver the GPU is a "Microsoft Basic Display Adapter" beside the Hyper-V
+ * video device and nvidia-smi is not installed; a driver that failed to start leaves the device in
+ * Status "Error" with ConfigManagerErrorCode 43, and nvidia-smi exits 9 (driver not loaded).
+ */
+export function gpuFacts(input: RunCommandInput, state: GpuDriverState): Record<string, unknown> | null {
+    const vendor = input.parameters.GpuVendor;
+    if (vendor !== "nvidia" && vendor !== "amd") return null;
+    const hyperV = { name: "Microsoft Hyper-V Video", status: "OK", errorCode: 0, driverVersion: "10.0.26100.1" };
+    const gpuName = vendor === "nvidia" ? "NVIDIA A10-4Q" : "AMD Radeon PRO V710 MxGPU";
+    const adapters =
+        state === "missing"
+            ? [hyperV, { name: "Microsoft Basic Display Adapter", status: "OK", errorCode: 0, driverVersion: "10.0.26100.1" }]
+            : [hyperV, { name: gpuName, status: state === "loaded" ? "OK" : "Error", errorCode: state === "loaded" ? 0 : 43, driverVersion: "32.0.15.7424" }];
+    const nvidiaSmi = vendor !== "nvidia" ? null : state === "loaded" ? 0 : state === "failed" ? 9 : "NotInstalled";
+    return { vendor, adapters, nvidiaSmi };
+}
+
 export interface RunCommandRecord extends RunCommandInput {
     time: number;
 }

@@ -2,7 +2,8 @@
 // a mistake is one message naming the variable, before anything touches Azure. Names and rules
 // come from the contract the config also compiles against (src/tools/environment.ts).
 import type { RolloutPolicy } from "../../src/rollout/planner";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, ROLLOUT_STRATEGIES, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
+import type { GpuVendor } from "../../src/sessionHosts/gpu";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_STRATEGIES, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -84,6 +85,8 @@ interface GateSettings {
     maxCpuPercent: number;
     minFreeMemoryPercent: number;
     checkFslogix: boolean;
+    /** GPU pools: the vendor whose driver every probed host must have loaded (AVD_GPU_VENDOR); undefined = no GPU check. */
+    gpuVendor?: GpuVendor;
     timeoutMs: number;
     /** One host's Run Command probe (AVD_PROBE_TIMEOUT_MINUTES); Azure itself stops a script after 90 min. */
     probeTimeoutMs: number;
@@ -166,6 +169,11 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     };
 }
 
+function gpuVendor(r: EnvironmentReader): Pick<GateInputs, "gpuVendor"> {
+    const vendor = r.optionalOneOf(V.gpuVendor, GPU_VENDORS);
+    return vendor === undefined ? {} : { gpuVendor: vendor };
+}
+
 export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
     const targets = readTargets(env);
     const r = reader(env);
@@ -179,6 +187,7 @@ export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
         maxCpuPercent: r.integer(V.maxCpuPercent, 80),
         minFreeMemoryPercent: r.integer(V.minFreeMemoryPercent, 20),
         checkFslogix: r.boolean(V.checkFslogix, true),
+        ...gpuVendor(r),
         timeoutMs: timeoutMinutes * 60_000,
         probeTimeoutMs: probeTimeoutMinutes * 60_000,
         pollMs: r.seconds(V.pollSeconds, 30),

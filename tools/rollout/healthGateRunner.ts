@@ -3,7 +3,8 @@
 // every instance must run the target image with the AVD agent Available, and a sample of
 // hosts (always every host of the last batch) must pass the Run Command probe in
 // scripts/HealthCheck.ps1: joined, AVD agent services running, FSLogix when checked, CPU and
-// free memory within thresholds, and optionally the login time of the latest logon. Every
+// free memory within thresholds, on GPU pools the vendor's GPU driver loaded (AVD_GPU_VENDOR),
+// and optionally the login time of the latest logon. Every
 // wait ends by the gate's deadline; each probe also by its own (AVD_PROBE_TIMEOUT_MINUTES), and
 // any fault of one host (probe hung or failed, VM gone) is that host's verdict, not the gate's.
 import { readFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import * as path from "node:path";
 import { describeDuration } from "../../src/rollout/duration";
 import { evaluateHostReport, lastBatchSize, parseHostReport, ReportError, selectHostsToCheck, type HostReport } from "../../src/rollout/healthGate";
 import { isReady } from "../../src/rollout/hosts";
+import { VENDOR_NAMES } from "../../src/sessionHosts/gpu";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { getScaleSet, latestRollingUpgrade, modelReferencesTarget, readHosts, type Host } from "./azure";
 import type { MarketplaceImageRef } from "../../src/tools/environment";
@@ -123,7 +125,8 @@ export class HealthGate {
         if (!modelReferencesTarget(model, t)) {
             throw new ToolFailure(`the scale set ${model.name} does not reference image version ${t.imageVersion} (its model has ${model.imageReferenceText}); the gate validates the version the ring's model runs.`);
         }
-        this.log(`validating ${t.imageVersion} on scale set ${model.name} (${t.upgradeMode} upgrades); gate timeout ${describeDuration(t.timeoutMs)}`);
+        const gpu = t.gpuVendor ? `, ${VENDOR_NAMES[t.gpuVendor]} GPU driver checked` : "";
+        this.log(`validating ${t.imageVersion} on scale set ${model.name} (${t.upgradeMode} upgrades${gpu}); gate timeout ${describeDuration(t.timeoutMs)}`);
         if (t.upgradeMode !== "Manual") await this.waitForAzureUpgrade();
         const hosts = await this.waitForHostsAvailable();
 
@@ -243,8 +246,15 @@ export class HealthGate {
     private async probe(sample: Host[]): Promise<{ checks: HostCheck[]; loginProblem?: string }> {
         const t = this.inputs;
         const script = healthCheckScript();
-        const parameters = { CheckFslogix: String(t.checkFslogix), MeasureLogon: String(t.loginProbe) };
-        const thresholds = { maxCpuPercent: t.maxCpuPercent, minFreeMemoryPercent: t.minFreeMemoryPercent, checkFslogix: t.checkFslogix, loginProbe: t.loginProbe, maxLoginSeconds: t.maxLoginSeconds };
+        const parameters = { CheckFslogix: String(t.checkFslogix), MeasureLogon: String(t.loginProbe), ...(t.gpuVendor ? { GpuVendor: t.gpuVendor } : {}) };
+        const thresholds = {
+            maxCpuPercent: t.maxCpuPercent,
+            minFreeMemoryPercent: t.minFreeMemoryPercent,
+            checkFslogix: t.checkFslogix,
+            loginProbe: t.loginProbe,
+            maxLoginSeconds: t.maxLoginSeconds,
+            ...(t.gpuVendor ? { gpuVendor: t.gpuVendor } : {}),
+        };
         const results = new Map<string, HostCheck>();
         let pending = [...sample];
         for (let round = 1; ; round++) {

@@ -9,7 +9,8 @@
     at a time run on a VM, so a hung probe blocks the next one until Azure stops it (90 min).
     Nothing here may prompt (no mandatory parameters, no Read-Host). The last line of output is one JSON object:
     {computerName, domainJoined, entraJoined, services{RDAgent, RDAgentBootLoader, frxsvc},
-     cpuPercent, freeMemoryPercent, lastLogon{user, seconds, time} | null, bootTime}
+     cpuPercent, freeMemoryPercent, lastLogon{user, seconds, time} | null, bootTime,
+     gpu{vendor, adapters[{name, status, errorCode, driverVersion}], nvidiaSmi} | null}
 #>
 param(
     # "true" to report the FSLogix service (frxsvc).
@@ -17,7 +18,9 @@ param(
     # "true" to measure the most recent logon since the host started.
     [string] $MeasureLogon = 'false',
     # CPU samples (one per second) averaged into cpuPercent.
-    [int] $CpuSamples = 5
+    [int] $CpuSamples = 5,
+    # "nvidia" or "amd" on GPU pools: report the display adapters and, for NVIDIA, nvidia-smi.
+    [string] $GpuVendor = ''
 )
 
 $ErrorActionPreference = 'Stop'
@@ -75,6 +78,30 @@ if ($MeasureLogon -eq 'true') {
     }
 }
 
+# GPU pools: the display adapters Windows sees and whether their driver works. Without its driver
+# the GPU shows up as "Microsoft Basic Display Adapter"; a driver that failed to start leaves the
+# device with Status "Error" and ConfigManagerErrorCode 43. For NVIDIA, nvidia-smi (installed with
+# the GRID driver; Microsoft's verification step) must reach the driver: exit code 0.
+$gpu = $null
+if ($GpuVendor -ne '') {
+    $adapters = @(Get-CimInstance -ClassName Win32_VideoController | ForEach-Object {
+        [ordered]@{ name = [string]$_.Name; status = [string]$_.Status; errorCode = [int]$_.ConfigManagerErrorCode; driverVersion = [string]$_.DriverVersion }
+    })
+    $nvidiaSmi = $null
+    if ($GpuVendor -eq 'nvidia') {
+        $smi = @("$env:SystemRoot\System32\nvidia-smi.exe", "$env:ProgramFiles\NVIDIA Corporation\NVSMI\nvidia-smi.exe") | Where-Object { Test-Path $_ } | Select-Object -First 1
+        if (-not $smi) {
+            $nvidiaSmi = 'NotInstalled'
+        } else {
+            $p = Start-Process -FilePath $smi -NoNewWindow -PassThru -RedirectStandardOutput "$env:TEMP\avd-health-nvidia-smi.txt"
+            $null = $p.Handle  # keeps the exit code readable after the process ends
+            # A driver in a bad state can leave nvidia-smi hanging; the probe must finish in seconds.
+            if ($p.WaitForExit(30000)) { $nvidiaSmi = $p.ExitCode } else { $p.Kill(); $nvidiaSmi = 'TimedOut' }
+        }
+    }
+    $gpu = [ordered]@{ vendor = $GpuVendor; adapters = $adapters; nvidiaSmi = $nvidiaSmi }
+}
+
 $report = [ordered]@{
     computerName      = $env:COMPUTERNAME
     domainJoined      = [bool]$computer.PartOfDomain
@@ -84,5 +111,6 @@ $report = [ordered]@{
     freeMemoryPercent = $freeMemoryPercent
     lastLogon         = $lastLogon
     bootTime          = $os.LastBootUpTime.ToUniversalTime().ToString('o')
+    gpu               = $gpu
 }
-$report | ConvertTo-Json -Compress -Depth 4
+$report | ConvertTo-Json -Compress -Depth 5
