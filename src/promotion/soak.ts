@@ -1,0 +1,95 @@
+// The promoted ring's own conditions on top of "the upstream ring validated it" (gate.ts): a
+// minimum soak time since that validation and an explicit sign-off recorded upstream. Pure: the
+// upstream facts and the time come in, a decision with one actionable message comes out.
+import { approvedTime, signOffFor, type PromotionPolicy, type SignOff, type SignOffs } from "../config/promotion";
+import { PROJECT } from "../config/parse";
+
+const HOUR_MS = 60 * 60 * 1000;
+
+/** What the upstream ring exports about one image, as far as soak and sign-off need it. */
+export interface UpstreamSoakFacts {
+    /** Fully-qualified upstream stack (promoteFrom). */
+    stack: string;
+    /** The version the upstream ring validated last; undefined until its health gate first passes. */
+    validatedImageVersion?: string;
+    /** When its health gate validated that version (ISO 8601); undefined from a ring deployed before it was recorded. */
+    validatedAt?: string;
+    /** The upstream ring's `signOffs`. */
+    signOffs: SignOffs;
+}
+
+export interface SoakRequest {
+    ring: { stack: string; stackFile: string };
+    /** The image, by its fleet name (`default` for the single form). */
+    image: string;
+    /** The version this ring pins for the image; gate.ts already allowed it. */
+    version: string;
+    /** gate.ts's verdict: a rollback to an older version is never held back. */
+    kind: "promotion" | "rollback";
+    policy: PromotionPolicy | undefined;
+    upstream: UpstreamSoakFacts;
+    now: Date;
+}
+
+export type SoakDecision = { allowed: true; signOff?: SignOff; soakedHours?: number } | { allowed: false; reason: string };
+
+const short = (stack: string): string => stack.split("/").pop() ?? stack;
+/** Hours with one decimal, rounded up for what remains so "0.0 hours remain" is never said of a refusal. */
+const hours = (ms: number, up = false): string => ((up ? Math.ceil(ms / (HOUR_MS / 10)) : Math.floor(ms / (HOUR_MS / 10))) / 10).toFixed(1);
+
+/** The `pulumi config set` commands that record a sign-off in the upstream ring's stack file. */
+export function signOffCommands(upstreamStack: string, image: string, version: string, today: Date): string[] {
+    const key = image === "default" ? version : `${image}:${version}`;
+    const path = `${PROJECT}:signOffs["${key}"]`;
+    return [
+        `pulumi config set --path '${path}.approvedBy' '<name of the approver>' --stack ${upstreamStack}`,
+        `pulumi config set --path '${path}.approvedDate' ${today.toISOString().slice(0, 10)} --stack ${upstreamStack}`,
+    ];
+}
+
+/**
+ * Whether the ring may run `version` now: the upstream ring validated it at least minSoakHours ago
+ * and, when required, someone approved it in the upstream ring's stack file. Both problems are named
+ * in one message when both apply. Rollbacks and rings without a policy pass.
+ */
+export function decideSoak(req: SoakRequest): SoakDecision {
+    const { policy, upstream, version, image } = req;
+    if (!policy || req.kind === "rollback" || (policy.minSoakHours === 0 && !policy.requireSignOff)) return { allowed: true };
+    const where = `${req.ring.stackFile}: ${PROJECT}:imageVersion${image === "default" ? "" : `s.${image}`} ${version}`;
+    const upstreamFile = `Pulumi.${short(upstream.stack)}.yaml`;
+    const problems: string[] = [];
+    let soakedHours: number | undefined;
+
+    if (policy.minSoakHours > 0) {
+        const at = upstream.validatedImageVersion === version && upstream.validatedAt ? Date.parse(upstream.validatedAt) : NaN;
+        if (Number.isNaN(at)) {
+            problems.push(
+                `${upstream.stack} exports no validation time for ${version} (output validatedAt), so its soak of ${policy.minSoakHours} h (${PROJECT}:promotion.minSoakHours) cannot be proven; a ring deployed before validation times were recorded has none: re-run its health gate with \`pulumi up -s ${short(upstream.stack)} --replace <URN of its health-gate command>\` and let the soak start then`,
+            );
+        } else {
+            const soakedMs = req.now.getTime() - at;
+            const remainingMs = policy.minSoakHours * HOUR_MS - soakedMs;
+            soakedHours = Math.max(0, soakedMs) / HOUR_MS;
+            if (remainingMs > 0) {
+                problems.push(
+                    `${upstream.stack} validated ${version} at ${new Date(at).toISOString()}, ${hours(Math.max(0, soakedMs))} hours ago, and ${PROJECT}:promotion.minSoakHours is ${policy.minSoakHours}: ${hours(remainingMs, true)} hours remain (run \`pulumi up -s ${req.ring.stack}\` again at or after ${new Date(at + policy.minSoakHours * HOUR_MS).toISOString()})`,
+                );
+            }
+        }
+    }
+
+    const signOff = signOffFor(upstream.signOffs, image, version);
+    if (policy.requireSignOff && !signOff) {
+        problems.push(
+            `${PROJECT}:promotion.requireSignOff is true and ${upstream.stack} records no sign-off for ${image === "default" ? version : `${image} ${version}`}: the approver of the version in the ${short(upstream.stack)} ring (the sign-off of the pre-publish checklist) records it in ${upstreamFile} under ${PROJECT}:signOffs, e.g. ${signOffCommands(upstream.stack, image, version, req.now).map((c) => `\`${c}\``).join(" and ")}, then \`pulumi up -s ${short(upstream.stack)}\` exports it`,
+        );
+    } else if (signOff && policy.requireSignOff && upstream.validatedImageVersion === version && upstream.validatedAt && approvedTime(signOff) < Date.parse(upstream.validatedAt.slice(0, 10) + "T00:00:00Z")) {
+        // A sign-off dated before the day the version was validated approved something else.
+        problems.push(
+            `the sign-off for ${version} in ${upstreamFile} (${PROJECT}:signOffs, by ${signOff.approvedBy} on ${signOff.approvedDate}) predates ${upstream.stack}'s validation of it on ${upstream.validatedAt.slice(0, 10)}; record the approval given after the validation`,
+        );
+    }
+
+    if (problems.length > 0) return { allowed: false, reason: `${where} is refused: ${problems.join("; and ")}.` };
+    return { allowed: true, ...(signOff ? { signOff } : {}), ...(soakedHours !== undefined ? { soakedHours } : {}) };
+}
