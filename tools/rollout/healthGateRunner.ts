@@ -32,6 +32,8 @@ export interface HostVerdict {
 export interface GateResult {
     validatedImageVersion: string;
     imageVersionId: string;
+    /** When the gate passed (ISO 8601, UTC): the start of the version's soak before the next ring may promote it (src/promotion/soak.ts). */
+    validatedAt: string;
     hostsChecked: number;
     hostsPassed: number;
     hosts: HostVerdict[];
@@ -142,7 +144,14 @@ export class HealthGate {
         }
         for (const line of report) this.progress.line(line);
         this.log(`all ${results.length} probed host(s) passed: ${t.imageVersion} is validated`);
-        return { validatedImageVersion: t.imageVersion, imageVersionId: t.imageVersionId, hostsChecked: results.length, hostsPassed: results.length, hosts: verdicts };
+        return {
+            validatedImageVersion: t.imageVersion,
+            imageVersionId: t.imageVersionId,
+            validatedAt: new Date(this.arm.clock.now()).toISOString(),
+            hostsChecked: results.length,
+            hostsPassed: results.length,
+            hosts: verdicts,
+        };
     }
 
     /** Rolling/Automatic rings: Azure upgrades the instances; wait until it is done with all of them. */
