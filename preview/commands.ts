@@ -30,8 +30,12 @@ function targetVersion(e: Record<string, string>, tool: string): { imageVersion:
     return { imageVersion: versionOf(e.AVD_IMAGE_VERSION_ID, tool), imageVersionId: e.AVD_IMAGE_VERSION_ID };
 }
 
-/** `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions). */
-export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: Record<string, string[]>): string {
+/**
+ * `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions).
+ * `validatedAt`: when the simulated health gate passed (ISO 8601); without it the result carries
+ * none, as a gate result recorded before validation times were.
+ */
+export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: Record<string, string[]>, validatedAt?: string): string {
     const create = String((args.inputs as { create?: unknown }).create ?? "");
     const e = env(args);
     if (create.includes("tools/buildImage.ts")) {
@@ -52,7 +56,7 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
     }
     if (create.includes("tools/healthGate.ts")) {
         const { imageVersion, imageVersionId } = targetVersion(e, "healthGate");
-        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId, hostsChecked: 0, hostsPassed: 0 });
+        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId, ...(validatedAt ? { validatedAt } : {}), hostsChecked: 0, hostsPassed: 0 });
     }
     throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
 }
