@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { parsePromotion, parseSignOffs, signOffFor, type PromotionPolicy } from "../src/config/promotion";
 import { ConfigError, Reader } from "../src/config/reader";
-import { decideSoak, signOffCommands, type SoakRequest, type UpstreamSoakFacts } from "../src/promotion/soak";
+import { PromotionRefusedError } from "../src/promotion/gate";
+import { decideSoak, requireSoak, signOffCommands, validatedAtFrom, type SoakRequest, type UpstreamSoakFacts } from "../src/promotion/soak";
 
 const reader = (values: Record<string, unknown>, file = "Pulumi.pilot.yaml") => Reader.root(file, "avd-image-rings", values);
 const refusal = (fn: () => unknown): string => {
@@ -135,5 +136,18 @@ describe("soak time and sign-off before promotion (src/promotion/soak.ts)", () =
         assert.deepEqual(decideSoak(request(strict, "2026-12-15T10:00:00Z", { kind: "rollback", version: "1.2.0" })), { allowed: true });
         assert.deepEqual(decideSoak(request(undefined, "2026-12-15T10:00:00Z")), { allowed: true });
         assert.deepEqual(decideSoak(request({ minSoakHours: 0, requireSignOff: false }, "2026-12-15T10:00:00Z")), { allowed: true });
+    });
+
+    it("requireSoak throws the refusal as a PromotionRefusedError, so the preview exits 1 and the CLI prints only the message", () => {
+        assert.throws(() => requireSoak(request(policy, "2026-12-16T16:00:00Z")), (e: unknown) => e instanceof PromotionRefusedError && /18\.0 hours remain/.test(e.message));
+        assert.deepEqual(requireSoak(request(policy, "2026-12-18T10:00:00Z")), { allowed: true, soakedHours: 72 });
+    });
+
+    it("reads validatedAt from the health gate's last JSON line; a result without it gives none", () => {
+        const line = (o: object) => `probing...\n${JSON.stringify(o)}\n`;
+        assert.equal(validatedAtFrom(line({ validatedImageVersion: "1.3.0", validatedAt: VALIDATED_AT })), VALIDATED_AT);
+        assert.equal(validatedAtFrom(line({ validatedImageVersion: "1.3.0" })), undefined);
+        assert.equal(validatedAtFrom(line({ validatedImageVersion: "1.3.0", validatedAt: "yesterday" })), undefined);
+        assert.throws(() => validatedAtFrom("no result"), /did not print its result as a JSON object/);
     });
 });

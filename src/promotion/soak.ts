@@ -3,6 +3,8 @@
 // upstream facts and the time come in, a decision with one actionable message comes out.
 import { approvedTime, signOffFor, type PromotionPolicy, type SignOff, type SignOffs } from "../config/promotion";
 import { PROJECT } from "../config/parse";
+import { lastJsonLine } from "../rollout/commands";
+import { PromotionRefusedError } from "./gate";
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -92,4 +94,20 @@ export function decideSoak(req: SoakRequest): SoakDecision {
 
     if (problems.length > 0) return { allowed: false, reason: `${where} is refused: ${problems.join("; and ")}.` };
     return { allowed: true, ...(signOff ? { signOff } : {}), ...(soakedHours !== undefined ? { soakedHours } : {}) };
+}
+
+/** Throws PromotionRefusedError (exit 1 offline, the CLI's plain message) when decideSoak refuses. */
+export function requireSoak(req: SoakRequest): Extract<SoakDecision, { allowed: true }> {
+    const decision = decideSoak(req);
+    if (!decision.allowed) throw new PromotionRefusedError(decision.reason);
+    return decision;
+}
+
+/**
+ * When the health gate passed, from its result (the last JSON line of its stdout); undefined for a
+ * result recorded before the gate reported it, which the soak check then refuses to guess.
+ */
+export function validatedAtFrom(stdout: string): string | undefined {
+    const at = lastJsonLine(stdout, "the health gate (tools/healthGate.ts)").validatedAt;
+    return typeof at === "string" && !Number.isNaN(Date.parse(at)) ? at : undefined;
 }
