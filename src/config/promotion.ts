@@ -49,7 +49,7 @@ export function parsePromotion(r: Reader, promoteFrom: string | undefined): Prom
 }
 
 /** The date of a sign-off as a time: a plain date means the start of that UTC day. */
-export function approvedTime(signOff: SignOff): number {
+function approvedTime(signOff: SignOff): number {
     return Date.parse(signOff.approvedDate.length === 10 ? `${signOff.approvedDate}T00:00:00Z` : signOff.approvedDate);
 }
 

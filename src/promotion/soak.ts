@@ -1,7 +1,7 @@
 // The promoted ring's own conditions on top of "the upstream ring validated it" (gate.ts): a
 // minimum soak time since that validation and an explicit sign-off recorded upstream. Pure: the
 // upstream facts and the time come in, a decision with one actionable message comes out.
-import { approvedTime, signOffFor, type PromotionPolicy, type SignOff, type SignOffs } from "../config/promotion";
+import { signOffFor, type PromotionPolicy, type SignOff, type SignOffs } from "../config/promotion";
 import { PROJECT } from "../config/parse";
 import { lastJsonLine } from "../rollout/commands";
 import { PromotionRefusedError } from "./gate";
@@ -85,11 +85,6 @@ export function decideSoak(req: SoakRequest): SoakDecision {
         problems.push(
             `${PROJECT}:promotion.requireSignOff is true and ${upstream.stack} records no sign-off for ${image === "default" ? version : `${image} ${version}`}: the approver of the version in the ${short(upstream.stack)} ring (the sign-off of the pre-publish checklist) records it in ${upstreamFile} under ${PROJECT}:signOffs, e.g. ${signOffCommands(upstream.stack, image, version, req.now).map((c) => `\`${c}\``).join(" and ")}, then \`pulumi up -s ${short(upstream.stack)}\` exports it`,
         );
-    } else if (signOff && policy.requireSignOff && upstream.validatedImageVersion === version && upstream.validatedAt && approvedTime(signOff) < Date.parse(upstream.validatedAt.slice(0, 10) + "T00:00:00Z")) {
-        // A sign-off dated before the day the version was validated approved something else.
-        problems.push(
-            `the sign-off for ${version} in ${upstreamFile} (${PROJECT}:signOffs, by ${signOff.approvedBy} on ${signOff.approvedDate}) predates ${upstream.stack}'s validation of it on ${upstream.validatedAt.slice(0, 10)}; record the approval given after the validation`,
-        );
     }
 
     if (problems.length > 0) return { allowed: false, reason: `${where} is refused: ${problems.join("; and ")}.` };
@@ -110,4 +105,20 @@ export function requireSoak(req: SoakRequest): Extract<SoakDecision, { allowed: 
 export function validatedAtFrom(stdout: string): string | undefined {
     const at = lastJsonLine(stdout, "the health gate (tools/healthGate.ts)").validatedAt;
     return typeof at === "string" && !Number.isNaN(Date.parse(at)) ? at : undefined;
+}
+
+/**
+ * The `signOffs` output of an upstream ring: `{}` when it exports none yet (a ring deployed before
+ * sign-offs were exported has nothing recorded either); undefined when it is not that shape.
+ */
+export function readSignOffsOutput(value: unknown): SignOffs | undefined {
+    if (value === undefined || value === null) return {};
+    if (typeof value !== "object" || Array.isArray(value)) return undefined;
+    const out: SignOffs = {};
+    for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+        const s = v as Partial<SignOff> | null;
+        if (!s || typeof s.approvedBy !== "string" || typeof s.approvedDate !== "string") return undefined;
+        out[key] = { approvedBy: s.approvedBy, approvedDate: s.approvedDate };
+    }
+    return out;
 }
