@@ -205,7 +205,8 @@ function validatedVersions(outputs: Record<string, unknown>): Array<{ image?: st
         return typeof r.validatedImageVersion === "string" && typeof r.validatedAt === "string" ? [{ image, version: r.validatedImageVersion, at: r.validatedAt }] : [];
     };
     const images = outputs.images && typeof outputs.images === "object" ? Object.entries(outputs.images as Record<string, unknown>) : [];
-    return images.length > 0 ? images.flatMap(([name, o]) => one(o, name)) : one(outputs);
+    // The single form's one image is `default`: not worth naming.
+    return images.length > 0 ? images.flatMap(([name, o]) => one(o, name === SINGLE_FORM_NAME && images.length === 1 ? undefined : name)) : one(outputs);
 }
 
 /** What a promoted ring's soak check took as given offline, one note per upstream version. */

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { parsePromotion, parseSignOffs, signOffFor, type PromotionPolicy } from "../src/config/promotion";
 import { ConfigError, Reader } from "../src/config/reader";
 import { PromotionRefusedError } from "../src/promotion/gate";
-import { decideSoak, readSignOffsOutput, requireSoak, signOffCommands, validatedAtFrom, type SoakRequest, type UpstreamSoakFacts } from "../src/promotion/soak";
+import { decideSoak, lastValidatedAt, readSignOffsOutput, requireSoaked, signOffCommands, validatedAtFrom, type SoakRequest, type UpstreamSoakFacts } from "../src/promotion/soak";
 
 const reader = (values: Record<string, unknown>, file = "Pulumi.pilot.yaml") => Reader.root(file, "avd-image-rings", values);
 const refusal = (fn: () => unknown): string => {
@@ -24,7 +24,7 @@ const upstream = (over: Partial<UpstreamSoakFacts> = {}): UpstreamSoakFacts => (
     ...over,
 });
 const request = (policy: PromotionPolicy | undefined, now: string, over: Partial<SoakRequest> = {}): SoakRequest => ({
-    ring: { stack: "pilot", stackFile: "Pulumi.pilot.yaml" },
+    ring: { stack: "pilot", stackFile: "Pulumi.pilot.yaml", form: "single" },
     image: "default",
     version: "1.3.0",
     kind: "promotion",
@@ -120,9 +120,11 @@ describe("soak time and sign-off before promotion (src/promotion/soak.ts)", () =
             allowed: true,
             signOff: signOffs["1.3.0"],
         });
-        const r = reason(decideSoak(request({ minSoakHours: 0, requireSignOff: true }, "2026-12-18T00:00:00Z", { image: "win11-dev" })));
+        const fleet = { stack: "pilot", stackFile: "Pulumi.pilot.yaml", form: "fleet" } as const;
+        const r = reason(decideSoak(request({ minSoakHours: 0, requireSignOff: true }, "2026-12-18T00:00:00Z", { ring: fleet, image: "win11-dev" })));
         assert.match(r, /^Pulumi\.pilot\.yaml: avd-image-rings:imageVersions\.win11-dev 1\.3\.0 is refused: .* no sign-off for win11-dev 1\.3\.0/);
-        assert.deepEqual(signOffCommands("o/avd-image-rings/test", "win11-dev", "1.3.0", new Date("2026-12-18T00:00:00Z"))[0], "pulumi config set --path 'avd-image-rings:signOffs[\"win11-dev:1.3.0\"].approvedBy' '<name of the approver>' --stack o/avd-image-rings/test");
+        assert.ok(r.includes(`pulumi config set --path 'avd-image-rings:signOffs["win11-dev:1.3.0"].approvedBy' '<name of the approver>' --stack contoso/avd-image-rings/test`), r);
+        assert.deepEqual(signOffCommands("o/avd-image-rings/test", "1.3.0", new Date("2026-12-18T00:00:00Z"))[1], "pulumi config set --path 'avd-image-rings:signOffs[\"1.3.0\"].approvedDate' 2026-12-18 --stack o/avd-image-rings/test");
     });
 
     it("never holds back a rollback, a ring without a policy, or a zero policy", () => {
@@ -132,9 +134,31 @@ describe("soak time and sign-off before promotion (src/promotion/soak.ts)", () =
         assert.deepEqual(decideSoak(request({ minSoakHours: 0, requireSignOff: false }, "2026-12-15T10:00:00Z")), { allowed: true });
     });
 
-    it("requireSoak throws the refusal as a PromotionRefusedError, so the preview exits 1 and the CLI prints only the message", () => {
-        assert.throws(() => requireSoak(request(policy, "2026-12-16T16:00:00Z")), (e: unknown) => e instanceof PromotionRefusedError && /18\.0 hours remain/.test(e.message));
-        assert.deepEqual(requireSoak(request(policy, "2026-12-18T10:00:00Z")), { allowed: true, soakedHours: 72 });
+    it("requireSoaked decides every image the gate allowed and throws one PromotionRefusedError naming each held back", () => {
+        const ring = { stack: "pilot", stackFile: "Pulumi.pilot.yaml", form: "fleet" as const, imageVersions: { m365: "1.3.0", cad: "2.0.0", kiosk: "1.0.0" }, promotion: policy };
+        const image = (validatedImageVersion: string, validatedAt?: string) => ({ imageDefinitionId: "d", publishedImageVersions: [validatedImageVersion], validatedImageVersion, validatedAt });
+        const upstreamRing = {
+            stack: "contoso/avd-image-rings/test",
+            galleryId: "g",
+            galleryName: "g",
+            images: { m365: image("1.3.0", VALIDATED_AT), cad: image("2.0.0", "2026-12-16T10:00:00.000Z"), kiosk: image("1.1.0") },
+            signOffs: {},
+        };
+        const now = new Date("2026-12-17T12:00:00Z");
+        assert.throws(
+            () => requireSoaked(ring, { m365: "promotion", cad: "promotion", kiosk: "rollback" }, upstreamRing, now),
+            (e: unknown) =>
+                e instanceof PromotionRefusedError &&
+                /^Pulumi\.pilot\.yaml: avd-image-rings:imageVersions\.cad 2\.0\.0 is refused: .*22\.0 hours remain/.test(e.message) &&
+                !/m365|kiosk/.test(e.message),
+        );
+        assert.doesNotThrow(() => requireSoaked(ring, { m365: "promotion", cad: "promotion" }, upstreamRing, new Date("2026-12-18T10:00:00Z")));
+    });
+
+    it("an image counts as validated when the last of its pools' gates passed; a pool without a time leaves it unknown", () => {
+        assert.equal(lastValidatedAt(["2026-12-15T10:00:00.000Z", "2026-12-15T12:30:00.000Z"]), "2026-12-15T12:30:00.000Z");
+        assert.equal(lastValidatedAt(["2026-12-15T10:00:00.000Z", undefined]), undefined);
+        assert.equal(lastValidatedAt([]), undefined);
     });
 
     it("reads validatedAt from the health gate's last JSON line; a result without it gives none", () => {

@@ -5,6 +5,7 @@ import { parseIsoDuration } from "../rollout/duration";
 import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
+import { checkSignOffImages, parsePromotion, parseSignOffs } from "./promotion";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
@@ -426,6 +427,8 @@ export const TOP_LEVEL_KEYS = [
     ...SINGLE_FORM_KEYS,
     ...FLEET_FORM_KEYS,
     "tags",
+    "promotion",
+    "signOffs",
     "adminPassword",
     "domainJoinPassword",
     "notifications",
@@ -482,9 +485,10 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const tags = tagMap(r, "tags");
     const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
     const insights = parseInsights(r.optObj("insights"));
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights };
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights, promotion: parsePromotion(r, promoteFrom), signOffs: parseSignOffs(r) };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
+    checkSignOffImages(r, ring.signOffs, Object.keys(ring.imageVersions));
     r.done();
     checkRingAgainstAzure(ring, r);
     return ring;

@@ -83,3 +83,13 @@ export function parseSignOffs(r: Reader): SignOffs {
 export function signOffFor(signOffs: SignOffs, image: string, version: string): SignOff | undefined {
     return signOffs[`${image}:${version}`] ?? signOffs[version];
 }
+
+/** A sign-off for `<image>:<version>` of an image this ring does not run would never match: refused. */
+export function checkSignOffImages(r: Reader, signOffs: SignOffs, images: readonly string[]): void {
+    for (const key of Object.keys(signOffs)) {
+        const colon = key.lastIndexOf(":");
+        if (colon < 0) continue;
+        const image = key.slice(0, colon);
+        if (!images.includes(image)) r.fail(`signOffs.${key}`, `names the image "${image}", which this ring does not run (its images: ${images.join(", ")})`);
+    }
+}

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
+import type { PromotionPolicy, SignOffs } from "./promotion";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -258,4 +259,8 @@ export interface RingConfig {
     notifications?: NotificationsConfig;
     /** `avd-image-rings:insights` (src/config/insights.ts). */
     insights?: InsightsConfig;
+    /** `promotion` (promoted ring): soak time and sign-off it demands of a version (src/config/promotion.ts). */
+    promotion?: PromotionPolicy;
+    /** `signOffs`: who approved which version in this ring; exported for the next ring. */
+    signOffs: SignOffs;
 }

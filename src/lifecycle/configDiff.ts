@@ -10,9 +10,9 @@ export interface ImageSnapshot {
     image: ImageConfig;
 }
 
-/** The images a ring builds, by name; a promoted ring builds none. */
+/** The images a ring builds, by name (`default` in the single form); a promoted ring builds none. */
 export function ringImages(ring: RingConfig): Record<string, ImageSnapshot> {
-    return ring.image ? { default: { version: ring.imageVersion, image: ring.image } } : {};
+    return Object.fromEntries(Object.values(ring.images).map((image) => [image.name, { version: image.imageVersion, image }]));
 }
 
 export type ChangeArea = "chocolatey" | "steps" | "powershellModules" | "baseImage" | "windowsUpdate" | "customizations" | "build" | "distribution" | "tags";

@@ -4,7 +4,7 @@
 import { signOffFor, type PromotionPolicy, type SignOff, type SignOffs } from "../config/promotion";
 import { PROJECT } from "../config/parse";
 import { lastJsonLine } from "../rollout/commands";
-import { PromotionRefusedError } from "./gate";
+import { imageVersionKey, PromotionRefusedError, type PromotedRing, type PromotionKind, type UpstreamRing } from "./gate";
 
 const HOUR_MS = 60 * 60 * 1000;
 
@@ -21,13 +21,13 @@ export interface UpstreamSoakFacts {
 }
 
 export interface SoakRequest {
-    ring: { stack: string; stackFile: string };
+    ring: PromotedRing;
     /** The image, by its fleet name (`default` for the single form). */
     image: string;
     /** The version this ring pins for the image; gate.ts already allowed it. */
     version: string;
     /** gate.ts's verdict: a rollback to an older version is never held back. */
-    kind: "promotion" | "rollback";
+    kind: PromotionKind;
     policy: PromotionPolicy | undefined;
     upstream: UpstreamSoakFacts;
     now: Date;
@@ -39,9 +39,13 @@ const short = (stack: string): string => stack.split("/").pop() ?? stack;
 /** Hours with one decimal, rounded up for what remains so "0.0 hours remain" is never said of a refusal. */
 const hours = (ms: number, up = false): string => ((up ? Math.ceil(ms / (HOUR_MS / 10)) : Math.floor(ms / (HOUR_MS / 10))) / 10).toFixed(1);
 
-/** The `pulumi config set` commands that record a sign-off in the upstream ring's stack file. */
-export function signOffCommands(upstreamStack: string, image: string, version: string, today: Date): string[] {
-    const key = image === "default" ? version : `${image}:${version}`;
+/** The `signOffs` key a sign-off is best recorded under: the version in the single form, `<image>:<version>` in a fleet. */
+export function signOffKey(ring: Pick<PromotedRing, "form">, image: string, version: string): string {
+    return ring.form === "single" ? version : `${image}:${version}`;
+}
+
+/** The `pulumi config set` commands that record a sign-off under `key` in the upstream ring's stack file. */
+export function signOffCommands(upstreamStack: string, key: string, today: Date): string[] {
     const path = `${PROJECT}:signOffs["${key}"]`;
     return [
         `pulumi config set --path '${path}.approvedBy' '<name of the approver>' --stack ${upstreamStack}`,
@@ -57,7 +61,7 @@ export function signOffCommands(upstreamStack: string, image: string, version: s
 export function decideSoak(req: SoakRequest): SoakDecision {
     const { policy, upstream, version, image } = req;
     if (!policy || req.kind === "rollback" || (policy.minSoakHours === 0 && !policy.requireSignOff)) return { allowed: true };
-    const where = `${req.ring.stackFile}: ${PROJECT}:imageVersion${image === "default" ? "" : `s.${image}`} ${version}`;
+    const where = `${req.ring.stackFile}: ${imageVersionKey(req.ring, image)} ${version}`;
     const upstreamFile = `Pulumi.${short(upstream.stack)}.yaml`;
     const problems: string[] = [];
     let soakedHours: number | undefined;
@@ -83,7 +87,7 @@ export function decideSoak(req: SoakRequest): SoakDecision {
     const signOff = signOffFor(upstream.signOffs, image, version);
     if (policy.requireSignOff && !signOff) {
         problems.push(
-            `${PROJECT}:promotion.requireSignOff is true and ${upstream.stack} records no sign-off for ${image === "default" ? version : `${image} ${version}`}: the approver of the version in the ${short(upstream.stack)} ring (the sign-off of the pre-publish checklist) records it in ${upstreamFile} under ${PROJECT}:signOffs, e.g. ${signOffCommands(upstream.stack, image, version, req.now).map((c) => `\`${c}\``).join(" and ")}, then \`pulumi up -s ${short(upstream.stack)}\` exports it`,
+            `${PROJECT}:promotion.requireSignOff is true and ${upstream.stack} records no sign-off for ${req.ring.form === "single" ? version : `${image} ${version}`}: the approver of the version in the ${short(upstream.stack)} ring (the sign-off of the pre-publish checklist) records it in ${upstreamFile} under ${PROJECT}:signOffs, e.g. ${signOffCommands(upstream.stack, signOffKey(req.ring, image, version), req.now).map((c) => `\`${c}\``).join(" and ")}, then \`pulumi up -s ${short(upstream.stack)}\` exports it`,
         );
     }
 
@@ -91,11 +95,40 @@ export function decideSoak(req: SoakRequest): SoakDecision {
     return { allowed: true, ...(signOff ? { signOff } : {}), ...(soakedHours !== undefined ? { soakedHours } : {}) };
 }
 
-/** Throws PromotionRefusedError (exit 1 offline, the CLI's plain message) when decideSoak refuses. */
-export function requireSoak(req: SoakRequest): Extract<SoakDecision, { allowed: true }> {
-    const decision = decideSoak(req);
-    if (!decision.allowed) throw new PromotionRefusedError(decision.reason);
-    return decision;
+/**
+ * Decides every image the promotion gate allowed (`kinds`, from requirePromotable) and throws one
+ * PromotionRefusedError (exit 1 offline, the CLI's plain message) naming each image held back.
+ */
+export function requireSoaked(
+    ring: PromotedRing & { imageVersions: Record<string, string>; promotion?: PromotionPolicy },
+    kinds: Record<string, PromotionKind>,
+    upstream: UpstreamRing,
+    now: Date,
+): void {
+    const refused: string[] = [];
+    for (const [image, kind] of Object.entries(kinds)) {
+        const facts = upstream.images[image];
+        const decision = decideSoak({
+            ring,
+            image,
+            version: ring.imageVersions[image],
+            kind,
+            policy: ring.promotion,
+            upstream: { stack: upstream.stack, validatedImageVersion: facts?.validatedImageVersion, validatedAt: facts?.validatedAt, signOffs: upstream.signOffs },
+            now,
+        });
+        if (!decision.allowed) refused.push(decision.reason);
+    }
+    if (refused.length > 0) throw new PromotionRefusedError(refused.join("\n"));
+}
+
+/**
+ * When an image counts as validated by all the pools running it: the last of their gates' times
+ * (never earlier than the truth, so a soak is never cut short); undefined when any pool has none.
+ */
+export function lastValidatedAt(times: ReadonlyArray<string | undefined>): string | undefined {
+    if (times.length === 0 || times.some((t) => t === undefined || Number.isNaN(Date.parse(t)))) return undefined;
+    return new Date(Math.max(...(times as string[]).map((t) => Date.parse(t)))).toISOString();
 }
 
 /**
