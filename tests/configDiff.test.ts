@@ -7,6 +7,7 @@ import { diffRingImages, inlineStepSha256, renderConfigDiff, ringImages, type Im
 import { ringConfigFromText } from "../src/lifecycle/stackFile";
 import { main } from "../scripts/configDiff";
 import { runMain } from "../scripts/scriptIo";
+import { bumpStackFile } from "../src/lifecycle/nextVersion";
 
 const TEST_FILE = readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8");
 const IMAGE = ["config", "avd-image-rings:image"];
@@ -140,3 +141,53 @@ describe("npm run config-diff", () => {
         assert.equal((await run(["--base", join(dir, "nope.yaml"), "--head", join(dir, "nope.yaml")])).code, 2);
     });
 });
+
+/** Pulumi.test.yaml rewritten in the fleet form: images m365 and cad, a pool for each. */
+function fleetFile(): string {
+    return edited((doc) => {
+        const image = doc.getIn(IMAGE) as { toJSON(): Record<string, unknown> };
+        const block = image.toJSON() as Record<string, Record<string, unknown>>;
+        const definition = { publisher: block.gallery.publisher, offer: block.gallery.offer, sku: block.gallery.sku };
+        const sessionHosts = (doc.getIn(["config", "avd-image-rings:sessionHosts"]) as { toJSON(): Record<string, unknown> }).toJSON();
+        doc.deleteIn(IMAGE);
+        doc.deleteIn(["config", "avd-image-rings:imageVersion"]);
+        doc.deleteIn(["config", "avd-image-rings:sessionHosts"]);
+        const { gallery: _gallery, ...rest } = block;
+        // Separate copies: YAML would write a second reference to one object as an alias.
+        const copy = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+        doc.setIn(["config", "avd-image-rings:gallery"], { name: "avd_golden_images" });
+        doc.setIn(["config", "avd-image-rings:images"], {
+            m365: { ...copy(rest), imageDefinition: { ...definition, name: "avd-win11-m365" } },
+            cad: { ...copy(rest), imageDefinition: { ...definition, sku: "Win11-24H2-CAD", name: "avd-win11-cad" } },
+        });
+        doc.setIn(["config", "avd-image-rings:imageVersions"], { m365: "1.2.0", cad: "2.0.0" });
+        doc.setIn(["config", "avd-image-rings:hostPools"], {
+            office: { ...copy(sessionHosts), image: "m365", computerNamePrefix: "avdoff" },
+            cad: { ...copy(sessionHosts), image: "cad", computerNamePrefix: "avdcad" },
+        });
+    });
+}
+
+describe("config diff and next-version on a fleet's build ring", () => {
+    it("bumps both images in place and diffs each image on its own", () => {
+        const base = fleetFile();
+        assert.deepEqual(Object.keys(ringImages(ringConfigFromText(base, "test", "base.yaml"))), ["m365", "cad"], "the fleet file is valid config");
+        const { text: bumped, bumps } = bumpStackFile(base, "Pulumi.test.yaml", { scheme: "minor", today: new Date("2026-12-15T00:00:00Z") });
+        assert.deepEqual(bumps.map((b) => `${b.image} ${b.from} -> ${b.to}`), ["m365 1.2.0 -> 1.3.0", "cad 2.0.0 -> 2.1.0"]);
+        const head = edited((doc) => doc.setIn(["config", "avd-image-rings:images", "cad", "customizations", "chocolateyPackages"], ["autocad@2025.1.0"]), bumped);
+        const diffs = diff(base, head);
+        assert.deepEqual(diffs.map((d) => [d.name, d.from, d.to]), [["m365", "1.2.0", "1.3.0"], ["cad", "2.0.0", "2.1.0"]]);
+        assert.deepEqual(texts(diffs[0]), []);
+        assert.deepEqual(texts(diffs[1]), [
+            "+ autocad 2025.1.0",
+            "- googlechrome 131.0.6778.140",
+            "- 7zip 24.9.0",
+            "- adobereader 2024.5.20320",
+            "- microsoft-teams-new-bootstrapper 1.0.2414501",
+        ]);
+        const markdown = renderConfigDiff(diffs, "t");
+        assert.match(markdown, /^- \*\*m365\*\* 1\.2\.0 -> 1\.3\.0: version bump only/m);
+        assert.match(markdown, /^- \*\*cad\*\* 2\.0\.0 -> 2\.1\.0: \+ autocad 2025\.1\.0, - googlechrome/m);
+    });
+});
+
