@@ -9,7 +9,9 @@ import { main } from "../scripts/configDiff";
 import { runMain } from "../scripts/scriptIo";
 import { bumpStackFile } from "../src/lifecycle/nextVersion";
 
-const TEST_FILE = readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8");
+/** The single-image form's build ring (examples/single-image); the shipped build ring is a fleet. */
+const TEST_FILE = readFileSync(join(__dirname, "..", "examples", "single-image", "Pulumi.test.yaml"), "utf8");
+const SHIPPED_TEST_FILE = readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8");
 const IMAGE = ["config", "avd-image-rings:image"];
 const CUSTOM = [...IMAGE, "customizations"];
 
@@ -189,5 +191,11 @@ describe("config diff and next-version on a fleet's build ring", () => {
         assert.match(markdown, /^- \*\*m365\*\* 1\.2\.0 -> 1\.3\.0: version bump only/m);
         assert.match(markdown, /^- \*\*cad\*\* 2\.0\.0 -> 2\.1\.0: \+ autocad 2025\.1\.0, - googlechrome/m);
     });
-});
 
+    it("the shipped fleet's monthly bump: every image a version bump only", () => {
+        const { text } = bumpStackFile(SHIPPED_TEST_FILE, "Pulumi.test.yaml", { scheme: "date", today: new Date("2026-12-15T00:00:00Z") });
+        const markdown = renderConfigDiff(diff(SHIPPED_TEST_FILE, text), "t");
+        assert.match(markdown, /^- \*\*m365\*\* 1\.2\.0 -> 2026\.12\.0: version bump only/m);
+        assert.match(markdown, /^- \*\*dev\*\* 1\.1\.0 -> 2026\.12\.0: version bump only/m);
+    });
+});

@@ -10,7 +10,9 @@ import { runMain } from "../scripts/scriptIo";
 
 const DEC = new Date("2026-12-15T06:00:00Z");
 const JAN = new Date("2027-01-19T06:00:00Z");
-const TEST_FILE = readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8");
+/** The single-image form's build ring, and the shipped build ring (a two-image fleet). */
+const TEST_FILE = readFileSync(join(__dirname, "..", "examples", "single-image", "Pulumi.test.yaml"), "utf8");
+const SHIPPED_TEST_FILE = readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8");
 
 const FLEET = `# Build ring of a two-image fleet.
 config:
@@ -59,6 +61,15 @@ describe("next image version (src/lifecycle/nextVersion.ts)", () => {
 });
 
 describe("next-version rewrites the build ring's stack file", () => {
+    it("the shipped fleet: changes only the two lines of imageVersions in Pulumi.test.yaml", () => {
+        const { text, bumps } = bumpStackFile(SHIPPED_TEST_FILE, "Pulumi.test.yaml", { scheme: "minor", today: DEC });
+        assert.deepEqual(bumps.map((b) => `${b.key} ${b.from} -> ${b.to}`), ["avd-image-rings:imageVersions.m365 1.2.0 -> 1.3.0", "avd-image-rings:imageVersions.dev 1.1.0 -> 1.2.0"]);
+        assert.deepEqual(changedLines(SHIPPED_TEST_FILE, text), [
+            ["    m365: 1.2.0", "    m365: 1.3.0"],
+            ["    dev: 1.1.0", "    dev: 1.2.0"],
+        ]);
+    });
+
     it("single form: changes only the imageVersion line of Pulumi.test.yaml, comments and layout kept", () => {
         const { text, bumps } = bumpStackFile(TEST_FILE, "Pulumi.test.yaml", { scheme: "minor", today: DEC });
         assert.deepEqual(bumps, [{ image: "default", key: "avd-image-rings:imageVersion", from: "1.2.0", to: "1.3.0" }]);

@@ -8,9 +8,11 @@ import { readStackConfig } from "../preview/stackConfig";
 
 const ROOT = join(__dirname, "..");
 
-function scratchProject(): string {
+/** Pulumi.yaml and the stack files of `from`: the single-image example rings by default, or the shipped fleet. */
+function scratchProject(from = join(ROOT, "examples", "single-image")): string {
     const dir = mkdtempSync(join(tmpdir(), "avd-soak-"));
-    for (const f of readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))) cpSync(join(ROOT, f), join(dir, f));
+    cpSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    for (const f of readdirSync(from).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) cpSync(join(from, f), join(dir, f));
     return dir;
 }
 
@@ -92,4 +94,31 @@ describe("offline preview: soak time and sign-off before promotion", function ()
         assert.equal(offlineValidatedAt(configs, now), "2026-12-14T10:00:00.000Z");
         assert.equal(offlineValidatedAt(configs.slice(0, 1), now), "2026-12-17T10:00:00.000Z", "no soak asked: the preview's own minute");
     });
+
+    it("the shipped fleet: prod holds back only m365 (a promotion) for pilot's sign-off, never dev (a rollback to 1.0.0)", async () => {
+        const dir = scratchProject(ROOT);
+        setConfig(dir, "prod", "promotion", { minSoakHours: 24, requireSignOff: true });
+        const { reports, exitCode } = await runPreview({ stacks: ["prod"], format: "json", dir, policies: false });
+        assert.equal(exitCode, 1);
+        const message = reports[0].error?.message ?? "";
+        assert.match(message, /^Pulumi\.prod\.yaml: avd-image-rings:imageVersions\.m365 1\.2\.0 is refused: .*contoso\/avd-image-rings\/pilot records no sign-off for m365 1\.2\.0/);
+        assert.ok(message.includes(`pulumi config set --path 'avd-image-rings:signOffs["m365:1.2.0"].approvedBy' '<name of the approver>' --stack contoso/avd-image-rings/pilot`), message);
+        assert.doesNotMatch(message, /imageVersions\.dev/);
+        setConfig(dir, "pilot", "signOffs", { "m365:1.2.0": { approvedBy: "Pilot Lead", approvedDate: "2026-12-04" } });
+        const signed = await runPreview({ stacks: ["prod"], format: "json", dir, policies: false });
+        assert.equal(signed.exitCode, 0, JSON.stringify(signed.reports[0].error));
+        assert.deepEqual(
+            signed.reports[0].notices?.map((n) => n.replace(/ at \S+ \(.*$/, "")),
+            ["assumed pilot validated dev 1.1.0", "assumed pilot validated m365 1.2.0"],
+        );
+    });
+
+    it("a sign-off for an image the ring does not run is a config error", async () => {
+        const dir = scratchProject(ROOT);
+        setConfig(dir, "pilot", "signOffs", { "m356:1.2.0": { approvedBy: "Pilot Lead", approvedDate: "2026-12-04" } });
+        const { reports, exitCode } = await runPreview({ stacks: ["pilot"], format: "json", dir, policies: false });
+        assert.equal(exitCode, 2);
+        assert.match(reports[0].error?.message ?? "", /^Pulumi\.pilot\.yaml: avd-image-rings:signOffs\.m356:1\.2\.0 names the image "m356", which this ring does not run \(its images: m365, dev\)/);
+    });
 });
+
