@@ -12,6 +12,7 @@ import { latestImageReference } from "./src/aib/gallery";
 import { loadRingConfig } from "./src/config/parse";
 import { poolPlacement, ringExports, rolloutImage, sessionHostImage, type RingParts } from "./src/fleet";
 import { requirePromotable, upstreamImage } from "./src/promotion/gate";
+import { requireSoaked } from "./src/promotion/soak";
 import { readUpstreamRing } from "./src/promotion/upstream";
 import { sessionHostTags } from "./src/sessionHosts/naming";
 
@@ -20,7 +21,7 @@ export = async () => {
     //    input or a refused version never leaves a half-deployed ring.
     const ring = loadRingConfig();
     const upstream = ring.promoteFrom ? await readUpstreamRing(ring.promoteFrom, ring.stackFile) : undefined;
-    if (upstream) requirePromotable(ring, upstream);
+    if (upstream) requireSoaked(ring, requirePromotable(ring, upstream), upstream, new Date());
 
     // The build ring's resource group holds the gallery every ring runs from: protected like the gallery.
     const resourceGroup = new resources.ResourceGroup(
@@ -83,7 +84,7 @@ export = async () => {
             { sessionHosts: pool.sessionHosts, vmssId: sessionHosts.vmssId, hostPoolId: sessionHosts.hostPoolId, image: rolloutImage(pool, parts.images), notificationEnvironment: notifications },
             { dependsOn: [sessionHosts] },
         );
-        parts.pools[pool.name] = { hostPoolId: sessionHosts.hostPoolId, vmssId: sessionHosts.vmssId, validatedImageVersion: rollout.validatedImageVersion };
+        parts.pools[pool.name] = { hostPoolId: sessionHosts.hostPoolId, vmssId: sessionHosts.vmssId, validatedImageVersion: rollout.validatedImageVersion, validatedAt: rollout.validatedAt };
         avd.hostPoolIds[pool.name] = sessionHosts.hostPoolId;
         avd.applicationGroupIds[pool.name] = sessionHosts.applicationGroupId;
         avd.workspaceIds[pool.name] = sessionHosts.workspaceId;

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     const dir = cli.parseArgs(["--stack", stacks.join(",")], process.cwd()).dir;
     const configs = stacks.map((s) => stackConfig.readStackConfig(dir, s));
     const galleryVersions = cli.offlineGalleryVersions(configs);
+    const validatedAt = cli.offlineValidatedAt(configs, new Date());
     const outputs = new Map<string, Record<string, unknown>>();
     const evaluateOne = (cfg: (typeof configs)[number]) =>
         engine.evaluate({
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
                 subscriptionId: cli.OFFLINE_SUBSCRIPTION_ID,
                 tenantId: cli.OFFLINE_TENANT_ID,
                 stackOutputs: (name) => outputs.get(name.split("/")[2] ?? ""),
-                commandStdout: (args) => commands.simulatedCommandStdout(args, galleryVersions),
+                commandStdout: (args) => commands.simulatedCommandStdout(args, galleryVersions, validatedAt),
             },
         });
 

@@ -20,6 +20,7 @@ import {
     type RolloutTargets,
 } from "../src/rollout/commands";
 import { marketplaceImageUrn } from "../src/sessionHosts/imageReference";
+import { validatedAtFrom } from "../src/promotion/soak";
 
 /** The image the pool's hosts must end up on and the version the gate validates. */
 export type RolloutImage =
@@ -45,6 +46,8 @@ export interface ImageRolloutArgs {
 export class ImageRollout extends pulumi.ComponentResource {
     /** The version whose health gate passed, parsed from the gate's result. */
     readonly validatedImageVersion: pulumi.Output<string>;
+    /** When the gate passed (ISO 8601), the start of the version's soak; undefined from a result recorded before the gate reported it. */
+    readonly validatedAt: pulumi.Output<string | undefined>;
 
     /**
      * Pass the scale set (or the component that owns it) as `dependsOn` in `opts`: the first
@@ -88,6 +91,7 @@ export class ImageRollout extends pulumi.ComponentResource {
         );
 
         this.validatedImageVersion = gate.stdout.apply((stdout) => validatedVersionFrom(stdout, image.kind === "gallery" ? image.imageVersion : image.image.version));
-        this.registerOutputs({ validatedImageVersion: this.validatedImageVersion });
+        this.validatedAt = gate.stdout.apply(validatedAtFrom);
+        this.registerOutputs({ validatedImageVersion: this.validatedImageVersion, validatedAt: this.validatedAt });
     }
 }

@@ -175,6 +175,49 @@ export function offlineGalleryVersions(configs: StackConfig[]): Record<string, s
     return out;
 }
 
+const PROMOTION_KEY = "avd-image-rings:promotion";
+
+/** minSoakHours of a stack file's raw `promotion` value; 0 when absent or malformed (the program reports malformed ones). */
+function rawSoakHours(raw: string | undefined): number {
+    if (!raw) return 0;
+    try {
+        const hours = Number((JSON.parse(raw) as { minSoakHours?: unknown } | null)?.minSoakHours);
+        return Number.isFinite(hours) && hours > 0 ? hours : 0;
+    } catch {
+        return 0;
+    }
+}
+
+/**
+ * Offline there is no record of when a ring's health gate passed, so the simulated gate reports a
+ * time as long ago as the longest soak any stack file asks for (to the minute): the preview then
+ * judges everything about a promotion but the clock, and says what it assumed.
+ */
+export function offlineValidatedAt(configs: StackConfig[], now: Date): string {
+    const hours = Math.max(0, ...configs.map((c) => rawSoakHours(c.config[PROMOTION_KEY])));
+    return new Date(Math.floor((now.getTime() - hours * 3_600_000) / 60_000) * 60_000).toISOString();
+}
+
+/** The versions an upstream ring's outputs say it validated, with when: the single form's top level and each image of a fleet. */
+function validatedVersions(outputs: Record<string, unknown>): Array<{ image?: string; version: string; at: string }> {
+    const one = (o: unknown, image?: string) => {
+        const r = (o ?? {}) as { validatedImageVersion?: unknown; validatedAt?: unknown };
+        return typeof r.validatedImageVersion === "string" && typeof r.validatedAt === "string" ? [{ image, version: r.validatedImageVersion, at: r.validatedAt }] : [];
+    };
+    const images = outputs.images && typeof outputs.images === "object" ? Object.entries(outputs.images as Record<string, unknown>) : [];
+    // The single form's one image is `default`: not worth naming.
+    return images.length > 0 ? images.flatMap(([name, o]) => one(o, name === SINGLE_FORM_NAME && images.length === 1 ? undefined : name)) : one(outputs);
+}
+
+/** What a promoted ring's soak check took as given offline, one note per upstream version. */
+function soakNotices(cfg: StackConfig, upstreamStack: string, upstreamOutputs: Record<string, unknown>): string[] {
+    if (rawSoakHours(cfg.config[PROMOTION_KEY]) === 0) return [];
+    return validatedVersions(upstreamOutputs).map(
+        (v) =>
+            `assumed ${upstreamStack} validated ${v.image ? `${v.image} ` : ""}${v.version} at ${v.at} (offline there is no record of when its health gate passed; ${PROMOTION_KEY}.minSoakHours is checked against that time here and against the real one at deployment)`,
+    );
+}
+
 function readAllStackConfigs(dir: string, stackDir: string): StackConfig[] {
     return readdirSync(stackDir)
         .map((f) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(f)?.[1])
@@ -211,6 +254,7 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
         const stackDir = opts.stackDir ?? opts.dir;
         const all = readAllStackConfigs(opts.dir, stackDir);
         const galleryVersions = offlineGalleryVersions(all);
+        const validatedAt = offlineValidatedAt(all, new Date());
         const evaluated = new Map<string, StackReport>();
         const inProgress = new Set<string>();
 
@@ -237,6 +281,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                                 `Pulumi.${stack}.yaml: ${PROMOTE_KEY} ${promoteFrom} cannot be resolved offline: that ring failed (${upstream.error.message})`,
                             );
                         }
+                        const assumed = soakNotices(cfg, upstreamStack, upstream.outputs);
+                        if (assumed.length > 0) report.notices = [...(report.notices ?? []), ...assumed];
                     }
                 }
                 const result = await evaluate({
@@ -252,7 +298,7 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                             const [, project, upstreamStack] = name.split("/");
                             return project === cfg.project ? evaluated.get(upstreamStack ?? "")?.outputs : undefined;
                         },
-                        commandStdout: (args) => simulatedCommandStdout(args, galleryVersions),
+                        commandStdout: (args) => simulatedCommandStdout(args, galleryVersions, validatedAt),
                     },
                 });
                 report.resources = result.resources;

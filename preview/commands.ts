@@ -33,8 +33,12 @@ function marketplaceImageOf(text: string | undefined, tool: string) {
     return image;
 }
 
-/** `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions). */
-export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: Record<string, string[]>): string {
+/**
+ * `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions).
+ * `validatedAt`: when the simulated health gate passed (ISO 8601); without it the result carries
+ * none, as a gate result recorded before validation times were.
+ */
+export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: Record<string, string[]>, validatedAt?: string): string {
     const create = String((args.inputs as { create?: unknown }).create ?? "");
     const e = env(args);
     if (create.includes("tools/buildImage.ts")) {
@@ -60,10 +64,10 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
         const marketplace = marketplaceImageOf(e.AVD_MARKETPLACE_IMAGE, "healthGate");
         if (marketplace) {
             // Offline nothing resolves `latest`: the hosts are taken to run the version the pool names.
-            return JSON.stringify({ validatedImageVersion: marketplace.version, marketplaceImage: { ...marketplace, exactVersions: [marketplace.version] }, hostsChecked: 0, hostsPassed: 0 });
+            return JSON.stringify({ validatedImageVersion: marketplace.version, marketplaceImage: { ...marketplace, exactVersions: [marketplace.version] }, ...(validatedAt ? { validatedAt } : {}), hostsChecked: 0, hostsPassed: 0 });
         }
         const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "healthGate");
-        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, hostsChecked: 0, hostsPassed: 0 });
+        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, ...(validatedAt ? { validatedAt } : {}), hostsChecked: 0, hostsPassed: 0 });
     }
     throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
 }

@@ -5,6 +5,7 @@ import * as semver from "semver";
 import type { PoolConfig, RingConfig } from "./config/types";
 import type { RingImage } from "./promotion/gate";
 import { marketplacePoolImage, type Exported, type LegacyRingOutputs, type RingOutputs } from "./promotion/ringOutputs";
+import { lastValidatedAt } from "./promotion/soak";
 import { marketplaceImageUrn } from "./sessionHosts/imageReference";
 import { sessionHostTags, type PoolPlacement } from "./sessionHosts/naming";
 import type { RolloutImage } from "../components/imageRollout";
@@ -43,7 +44,7 @@ export interface RingParts {
     gallery: { galleryId: pulumi.Input<string>; galleryName: pulumi.Input<string> };
     images: Record<string, RingImage>;
     builds: Record<string, { templateName: pulumi.Output<string>; buildCommandCli: pulumi.Output<string>; buildCommandPowershell: pulumi.Output<string> }>;
-    pools: Record<string, { hostPoolId: pulumi.Output<string>; vmssId: pulumi.Output<string>; validatedImageVersion: pulumi.Output<string> }>;
+    pools: Record<string, { hostPoolId: pulumi.Output<string>; vmssId: pulumi.Output<string>; validatedImageVersion: pulumi.Output<string>; validatedAt: pulumi.Output<string | undefined> }>;
 }
 
 export type RingExports = Exported<RingOutputs> & Partial<Exported<LegacyRingOutputs>>;
@@ -62,6 +63,7 @@ export function ringExports(ring: RingConfig, parts: RingParts): RingExports {
             latestImageReference: image.latestImageReference,
             publishedImageVersions: image.publishedImageVersions,
             validatedImageVersion: pulumi.all(poolsOf(name).map((p) => parts.pools[p.name].validatedImageVersion)).apply(validatedByAll),
+            validatedAt: pulumi.all(poolsOf(name).map((p) => parts.pools[p.name].validatedAt)).apply(lastValidatedAt),
         };
     }
     const hostPools: Exported<RingOutputs>["hostPools"] = {};
@@ -82,6 +84,7 @@ export function ringExports(ring: RingConfig, parts: RingParts): RingExports {
         galleryName: parts.gallery.galleryName,
         images,
         hostPools,
+        signOffs: ring.signOffs,
         ...(builds ? { builds } : { promotedFrom: ring.promoteFrom }),
     };
 

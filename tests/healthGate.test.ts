@@ -121,7 +121,11 @@ describe("health gate (tools/healthGate.ts)", () => {
         const run = await gate(w);
 
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual({ ...run.result, hosts: undefined }, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 4, hostsPassed: 4, hosts: undefined });
+        assert.deepEqual(
+            { ...run.result, hosts: undefined },
+            { validatedImageVersion: "1.2.0", imageVersionId: NEW, validatedAt: new Date(w.clock.now()).toISOString(), hostsChecked: 4, hostsPassed: 4, hosts: undefined },
+            "validatedAt is when the gate passed, on the gate's clock",
+        );
         assert.deepEqual(run.result?.hosts.map((h) => `${h.host} ${h.outcome}`), ["avdplt000000 healthy", "avdplt000001 healthy", "avdplt000002 healthy", "avdplt000003 healthy"]);
         assert.deepEqual(probedInstances(w), ["0", "1", "2", "3"]);
         const script = readFileSync(HEALTH_CHECK_SCRIPT, "utf8").split("\n");

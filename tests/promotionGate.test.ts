@@ -6,7 +6,7 @@ const fleetProd = { stack: "prod", stackFile: "Pulumi.prod.yaml", form: "fleet" 
 const GALLERY = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g";
 
 function upstream(images: UpstreamRing["images"]): UpstreamRing {
-    return { stack: "contoso/avd-image-rings/pilot", galleryId: GALLERY, galleryName: "g", images };
+    return { stack: "contoso/avd-image-rings/pilot", galleryId: GALLERY, galleryName: "g", images, signOffs: {} };
 }
 
 /** A single-image upstream ring: its image is `default`. */

@@ -77,7 +77,9 @@ describe("rollout and health gate CLIs, as the command resources run them", func
 
         const gate = await spawnTool("healthGate", { ...common, AVD_UPGRADE_MODE: "Manual", AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(gate.code, 0, gate.stderr);
-        assert.deepEqual(lastLine(gate.stdout) as GateResult, { validatedImageVersion: "1.2.0", imageVersionId: NEW, hostsChecked: 3, hostsPassed: 3, hosts: (lastLine(gate.stdout) as GateResult).hosts });
+        const gateResult = lastLine(gate.stdout) as GateResult;
+        assert.deepEqual(gateResult, { validatedImageVersion: "1.2.0", imageVersionId: NEW, validatedAt: gateResult.validatedAt, hostsChecked: 3, hostsPassed: 3, hosts: gateResult.hosts });
+        assert.ok(Math.abs(Date.now() - Date.parse(gateResult.validatedAt)) < 60_000, `validatedAt ${gateResult.validatedAt} is the time the gate passed`);
         assert.deepEqual((lastLine(gate.stdout) as GateResult).hosts.map((h) => h.outcome), ["healthy", "healthy", "healthy"]);
         assert.ok(![rollout.stdout, rollout.stderr, gate.stdout, gate.stderr].some((s) => s.includes(TOKEN)), "the token is never printed");
         assert.deepEqual(fake.violations, []);

@@ -6,6 +6,7 @@ import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { checkPoolGpuDrivers, parseSessionHostGpu } from "./gpu";
+import { checkSignOffImages, parsePromotion, parseSignOffs } from "./promotion";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
@@ -430,6 +431,8 @@ export const TOP_LEVEL_KEYS = [
     ...SINGLE_FORM_KEYS,
     ...FLEET_FORM_KEYS,
     "tags",
+    "promotion",
+    "signOffs",
     "adminPassword",
     "domainJoinPassword",
     "notifications",
@@ -486,9 +489,10 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const tags = tagMap(r, "tags");
     const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
     const insights = parseInsights(r.optObj("insights"));
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights };
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights, promotion: parsePromotion(r, promoteFrom), signOffs: parseSignOffs(r) };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
+    checkSignOffImages(r, ring.signOffs, Object.keys(ring.imageVersions));
     r.done();
     checkRingAgainstAzure(ring, r);
     checkPoolGpuDrivers(ring);

@@ -5,6 +5,7 @@ import type { GpuConfig } from "./gpu";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
+import type { PromotionPolicy, SignOffs } from "./promotion";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -266,4 +267,8 @@ export interface RingConfig {
     notifications?: NotificationsConfig;
     /** `avd-image-rings:insights` (src/config/insights.ts). */
     insights?: InsightsConfig;
+    /** `promotion` (promoted ring): soak time and sign-off it demands of a version (src/config/promotion.ts). */
+    promotion?: PromotionPolicy;
+    /** `signOffs`: who approved which version in this ring; exported for the next ring. */
+    signOffs: SignOffs;
 }

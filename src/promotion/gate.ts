@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
+import type { SignOffs } from "../config/promotion";
 import type { RingConfig } from "../config/types";
 
 /**
@@ -20,6 +21,8 @@ export interface UpstreamImage {
     publishedImageVersions: string[];
     /** The version every upstream pool running the image validated; undefined until all passed. */
     validatedImageVersion?: string;
+    /** When the last of those pools validated it (ISO 8601); undefined from a ring deployed before it was exported. */
+    validatedAt?: string;
 }
 
 /** What a ring needs to know about the ring before it. */
@@ -30,6 +33,8 @@ export interface UpstreamRing {
     galleryName: string;
     /** Image name -> what the upstream ring exported about it. */
     images: Record<string, UpstreamImage>;
+    /** The upstream ring's `signOffs`; `{}` from a ring deployed before they were exported. */
+    signOffs: SignOffs;
 }
 
 export type PromotionKind = "promotion" | "rollback";

@@ -2,6 +2,7 @@
 // retention) reads through a StackReference. Both sides compile against these types, so an output
 // renamed on one side is a type error on the other.
 import type * as pulumi from "@pulumi/pulumi";
+import type { SignOffs } from "../config/promotion";
 import type { UpgradeMode } from "../config/types";
 
 /** What a ring exports about one image it runs. */
@@ -18,6 +19,8 @@ export interface ImageOutputs {
     publishedImageVersions: string[];
     /** The version every pool of this ring running the image validated; absent until all of them passed. */
     validatedImageVersion?: string;
+    /** When the last of those pools' health gates passed (ISO 8601): the start of the soak (src/promotion/soak.ts). */
+    validatedAt?: string;
 }
 
 /** What a ring exports about one host pool. */
@@ -51,6 +54,8 @@ export interface RingOutputs {
     builds?: Record<string, BuildOutputs>;
     /** Fully-qualified upstream stack of a promoted ring. */
     promotedFrom?: string;
+    /** The ring's `avd-image-rings:signOffs`: who approved which version here, for the next ring's promotion. */
+    signOffs: SignOffs;
 }
 
 /**

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SINGLE_FORM_NAME } from "../config/parse";
 import { PromotionRefusedError, type UpstreamImage, type UpstreamRing } from "./gate";
 import type { ImageOutputs, LegacyRingOutputs, RingOutputs } from "./ringOutputs";
+import { readSignOffsOutput } from "./soak";
 
 /**
  * Reads the ring before this one through a StackReference and waits for its values, so the
@@ -20,11 +21,12 @@ export async function readUpstreamRing(promoteFrom: string, stackFile: string, p
         imageDefinitionId: await read("imageDefinitionId"),
         publishedImageVersions: await read("publishedImageVersions"),
         validatedImageVersion: await read("validatedImageVersion"),
+        signOffs: await read("signOffs"),
     });
 }
 
 /** The outputs `upstreamRingFrom` needs: `RingOutputs` plus, for a ring of an earlier release, the legacy top-level ones. */
-export type UpstreamOutputValues = { [K in keyof Pick<RingOutputs, "images" | "galleryId" | "galleryName"> | keyof Pick<LegacyRingOutputs, "imageDefinitionId" | "publishedImageVersions" | "validatedImageVersion">]: unknown };
+export type UpstreamOutputValues = { [K in keyof Pick<RingOutputs, "images" | "galleryId" | "galleryName" | "signOffs"> | keyof Pick<LegacyRingOutputs, "imageDefinitionId" | "publishedImageVersions" | "validatedImageVersion">]: unknown };
 
 /**
  * Checks the upstream ring's outputs against the contract. A ring deployed by an earlier release
@@ -53,6 +55,7 @@ export function upstreamRingFrom(promoteFrom: string, stackFile: string, v: Upst
                 imageDefinitionId: text(`images.${name}.imageDefinitionId`, image.imageDefinitionId, true) as string,
                 publishedImageVersions: versions(`images.${name}.publishedImageVersions`, image.publishedImageVersions),
                 validatedImageVersion: text(`images.${name}.validatedImageVersion`, image.validatedImageVersion, false),
+                validatedAt: text(`images.${name}.validatedAt`, image.validatedAt, false),
             };
         }
     } else {
@@ -67,5 +70,6 @@ export function upstreamRingFrom(promoteFrom: string, stackFile: string, v: Upst
         galleryId: text("galleryId", v.galleryId, true) as string,
         galleryName: text("galleryName", v.galleryName, true) as string,
         images,
+        signOffs: readSignOffsOutput(v.signOffs) ?? missing("signOffs"),
     };
 }

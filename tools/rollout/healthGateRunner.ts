@@ -45,6 +45,8 @@ export type GateResult = GateCounts & (
 
 interface GateCounts {
     validatedImageVersion: string;
+    /** When the gate passed (ISO 8601, UTC): the start of the version's soak before the next ring may promote it (src/promotion/soak.ts). */
+    validatedAt: string;
     hostsChecked: number;
     hostsPassed: number;
     hosts: HostVerdict[];
@@ -156,7 +158,7 @@ export class HealthGate {
         }
         for (const line of report) this.progress.line(line);
         this.log(`all ${results.length} probed host(s) passed: ${t.imageVersion} is validated`);
-        const counts = { validatedImageVersion: t.imageVersion, hostsChecked: results.length, hostsPassed: results.length, hosts: verdicts };
+        const counts = { validatedImageVersion: t.imageVersion, validatedAt: new Date(this.arm.clock.now()).toISOString(), hostsChecked: results.length, hostsPassed: results.length, hosts: verdicts };
         if (t.source === "gallery") return { ...counts, imageVersionId: t.imageVersionId };
         const exactVersions = [...new Set(hosts.map((h) => h.imageVersion).filter((v): v is string => v !== undefined))].sort();
         return { ...counts, marketplaceImage: { ...t.marketplaceImage, exactVersions } };
