@@ -8,6 +8,7 @@ import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
+import { parseRetention } from "./retention";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -426,6 +427,7 @@ export const TOP_LEVEL_KEYS = [
     ...SINGLE_FORM_KEYS,
     ...FLEET_FORM_KEYS,
     "tags",
+    "retention",
     "adminPassword",
     "domainJoinPassword",
     "notifications",
@@ -482,7 +484,7 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const tags = tagMap(r, "tags");
     const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
     const insights = parseInsights(r.optObj("insights"));
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights };
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights, retention: parseRetention(r, { stack: raw.stack, promoteFrom }) };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     r.done();

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
+import type { RetentionConfig } from "./retention";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -258,4 +259,6 @@ export interface RingConfig {
     notifications?: NotificationsConfig;
     /** `avd-image-rings:insights` (src/config/insights.ts). */
     insights?: InsightsConfig;
+    /** Gallery retention (build ring only; absent = never delete): src/config/retention.ts. */
+    retention?: RetentionConfig;
 }
