@@ -134,7 +134,7 @@ export class GalleryRetention {
         const path = `${this.definitionPath}/versions/${version}`;
         const left = this.deadline - this.arm.clock.now();
         if (left <= 0) {
-            const reason = `not attempted: the retention deadline (${formatDuration(this.inputs.deadlineMs)}) passed`;
+            const reason = `not attempted: the retention deadline (${this.inputs.deadlineMs / 60_000} minutes) passed`;
             this.progress.line(`keeping ${version}: ${reason}`);
             result.skipped.push({ version, reason });
             return;
