@@ -19,6 +19,7 @@ import { EvaluationError, evaluate } from "./engine";
 import { renderMarkdown, renderText, toJson, type StackReport } from "./render";
 import { escNotice, readStackConfig, type StackConfig } from "./stackConfig";
 import { simulatedCommandStdout } from "./commands";
+import { assumedRingOutputs } from "./protectedRings";
 import program = require("../index");
 import { PolicyConfigError, startPolicyPack, type PolicyPackHandle } from "./policyRunner";
 
@@ -249,8 +250,15 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                         subscriptionId: OFFLINE_SUBSCRIPTION_ID,
                         tenantId: OFFLINE_TENANT_ID,
                         stackOutputs: (name) => {
-                            const [, project, upstreamStack] = name.split("/");
-                            return project === cfg.project ? evaluated.get(upstreamStack ?? "")?.outputs : undefined;
+                            const [, project, otherStack] = name.split("/");
+                            if (project !== cfg.project) return undefined;
+                            const done = evaluated.get(otherStack ?? "");
+                            if (done) return done.outputs;
+                            // Not evaluated first: a ring downstream of this one, read by its retention.
+                            const other = all.find((c) => c.stack === otherStack);
+                            const assumed = other && assumedRingOutputs(other);
+                            if (assumed) report.notices = [...(report.notices ?? []), assumed.note];
+                            return assumed?.outputs;
                         },
                         commandStdout: (args) => simulatedCommandStdout(args, galleryVersions),
                     },
