@@ -29,7 +29,7 @@ function simulation(outputs: Record<string, Record<string, unknown>> = {}) {
         subscriptionId: SUB,
         tenantId: "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
         stackOutputs: (name: string) => outputs[name],
-        commandStdout: (args: Parameters<typeof simulatedCommandStdout>[0]) => simulatedCommandStdout(args, PUBLISHED),
+        commandStdout: (args: Parameters<typeof simulatedCommandStdout>[0]) => simulatedCommandStdout(args, { "avd-win11-m365": PUBLISHED }),
     };
 }
 
@@ -41,7 +41,7 @@ async function evaluateRetention(keep: number, pins: RingPin[] = PINS): Promise<
         secretKeys: [],
         simulation: simulation(),
         program: async () => {
-            const r = new GalleryRetention("golden-image-retention", {
+            const r = new GalleryRetention("gallery-retention", {
                 imageDefinitionId: DEFINITION,
                 publishedImageVersions: pulumi.output(PUBLISHED),
                 retention: { keep, protectStacks: [], deadlineMinutes: 45 },
@@ -63,8 +63,8 @@ describe("GalleryRetention component", () => {
         const e = await evaluateRetention(2);
         // keep 2: 1.6.0, 1.5.0; pins 1.6.0, 1.5.0, 1.3.0; rollback targets 1.5.0, 1.4.0, 1.2.0.
         assert.deepEqual(e.outputs.plannedDeletions, ["1.0.0", "1.1.0"]);
-        const command = byName(e, "golden-image-retention-delete-old-versions");
-        assert.equal(command.parent, byName(e, "golden-image-retention").urn);
+        const command = byName(e, "gallery-retention-delete-old-versions");
+        assert.equal(command.parent, byName(e, "gallery-retention").urn);
         assert.equal(command.inputs.create, "node_modules/.bin/tsx tools/retention.ts");
         const env = command.inputs.environment as Record<string, string>;
         assert.deepEqual(Object.keys(env).sort(), ["AVD_IMAGE_DEFINITION_ID", "AVD_RETENTION_DEADLINE_MINUTES", "AVD_RETENTION_KEEP", "AVD_RETENTION_PINS", "AVD_RETENTION_PLANNED"]);
@@ -80,10 +80,10 @@ describe("GalleryRetention component", () => {
 
     it("shows the dry run on the command's line of the offline preview", async () => {
         const e = await evaluateRetention(2);
-        assert.equal(keyInputs(byName(e, "golden-image-retention-delete-old-versions")), "tools/retention.ts: dry run, delete 1.0.0, 1.1.0");
+        assert.equal(keyInputs(byName(e, "gallery-retention-delete-old-versions")), "tools/retention.ts: dry run, delete 1.0.0, 1.1.0");
         const none = await evaluateRetention(7);
-        assert.equal(keyInputs(byName(none, "golden-image-retention-delete-old-versions")), "tools/retention.ts: dry run, delete nothing");
-        assert.equal((byName(none, "golden-image-retention-delete-old-versions").inputs.environment as Record<string, string>).AVD_RETENTION_PLANNED, "none");
+        assert.equal(keyInputs(byName(none, "gallery-retention-delete-old-versions")), "tools/retention.ts: dry run, delete nothing");
+        assert.equal((byName(none, "gallery-retention-delete-old-versions").inputs.environment as Record<string, string>).AVD_RETENTION_PLANNED, "none");
     });
 
     it("parses the tool's result and refuses output that is not it", () => {

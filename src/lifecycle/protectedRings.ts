@@ -5,6 +5,8 @@
 // (src/promotion/upstream.ts).
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../config/reader";
+import type { RingConfig } from "../config/types";
+import type { HostPoolOutputs, ImageOutputs, LegacyRingOutputs, RingOutputs } from "../promotion/ringOutputs";
 import type { RingPin } from "./retention";
 
 /** The outputs of one protect stack that retention reads. */
@@ -13,8 +15,12 @@ export interface ProtectedRing {
     outputs: Record<string, unknown>;
 }
 
-/** Outputs retention reads: the fleet maps (issue 11) and the single-image form of rings deployed before them. */
-export const RING_OUTPUT_NAMES = ["images", "hostPools", "imageVersion", "validatedImageVersion"] as const;
+/** Outputs retention reads (src/promotion/ringOutputs.ts): the fleet maps, and the single-image outputs of rings deployed before them. */
+export const RING_OUTPUT_NAMES = ["images", "hostPools", "imageVersion", "validatedImageVersion"] as const satisfies ReadonlyArray<keyof RingOutputs | keyof LegacyRingOutputs>;
+
+/** The fields of `images.<name>` and `hostPools.<pool>` a pin is made of. */
+type PinFields = Pick<ImageOutputs, "imageVersion" | "validatedImageVersion"> & Pick<HostPoolOutputs, "imageVersion" | "validatedImageVersion">;
+const POOL_IMAGE: keyof HostPoolOutputs = "image";
 
 const VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
 
@@ -26,7 +32,7 @@ function version(value: unknown): string | undefined {
     return typeof value === "string" && VERSION.test(value) ? value : undefined;
 }
 
-function pin(ring: string, facts: Record<string, unknown>): RingPin | undefined {
+function pin(ring: string, facts: { [K in keyof PinFields]?: unknown }): RingPin | undefined {
     const p: RingPin = { ring, imageVersion: version(facts.imageVersion), validatedImageVersion: version(facts.validatedImageVersion) };
     return p.imageVersion || p.validatedImageVersion ? p : undefined;
 }
@@ -45,7 +51,7 @@ export function ringPinsFor(ring: ProtectedRing, image: string): RingPin[] {
         if (own) pins.push(pin(`${ring.stack} images.${image}`, own));
         for (const [name, value] of Object.entries(pools ?? {})) {
             const pool = record(value);
-            if (pool && pool.image === image) pins.push(pin(`${ring.stack} hostPools.${name}`, pool));
+            if (pool && pool[POOL_IMAGE] === image) pins.push(pin(`${ring.stack} hostPools.${name}`, pool));
         }
         return pins.filter((p): p is RingPin => p !== undefined);
     }
@@ -79,4 +85,19 @@ export async function readProtectedRings(protectStacks: readonly string[], stack
             return ring;
         }),
     );
+}
+
+/**
+ * What the build ring itself pins of `image`: the version it builds and the version of each of its
+ * pools on the image. Its validated versions come from its own rollout, later in the same
+ * deployment; the version it ran before is the rollback target of the one it pins.
+ */
+export function ownRingPins(ring: Pick<RingConfig, "stack" | "imageVersions" | "hostPools">, image: string): RingPin[] {
+    const pins: RingPin[] = [];
+    const built = ring.imageVersions[image];
+    if (built) pins.push({ ring: `${ring.stack} (this ring) images.${image}`, imageVersion: built });
+    for (const pool of Object.values(ring.hostPools)) {
+        if (pool.source.kind === "gallery" && pool.source.image === image) pins.push({ ring: `${ring.stack} (this ring) hostPools.${pool.name}`, imageVersion: pool.source.imageVersion });
+    }
+    return pins;
 }
