@@ -11,7 +11,8 @@ import { parseRingConfig } from "../src/config/parse";
 import { ConfigError } from "../src/config/reader";
 import { parseRetention } from "../src/config/retention";
 import { Reader } from "../src/config/reader";
-import { checkProtectedRing, readProtectedRings, ringPinsFor, type ProtectedRing } from "../src/lifecycle/protectedRings";
+import { checkProtectedRing, ownRingPins, readProtectedRings, ringPinsFor, type ProtectedRing } from "../src/lifecycle/protectedRings";
+import type { PoolConfig } from "../src/config/types";
 import type { RingPin } from "../src/lifecycle/retention";
 import { parseRetentionResult } from "../src/lifecycle/retentionCommand";
 
@@ -115,6 +116,25 @@ describe("protect stacks (src/lifecycle/protectedRings.ts)", () => {
         assert.deepEqual(ringPinsFor(fleet, "win10"), [
             { ring: "contoso/avd-image-rings/prod images.win10", imageVersion: "4.0.0", validatedImageVersion: undefined },
             { ring: "contoso/avd-image-rings/prod hostPools.kiosk", imageVersion: "4.0.0", validatedImageVersion: undefined },
+        ]);
+    });
+
+    it("takes the build ring's own pins from its config: the version it builds and each pool's version of the image", () => {
+        const pool = (name: string, source: PoolConfig["source"]) => ({ name, source }) as PoolConfig;
+        const ring = {
+            stack: "test",
+            imageVersions: { win11: "2.1.0", win10: "4.0.0" },
+            hostPools: {
+                canary: pool("canary", { kind: "gallery", image: "win11", imageVersion: "2.1.0" }),
+                steady: pool("steady", { kind: "gallery", image: "win11", imageVersion: "2.0.0" }),
+                kiosk: pool("kiosk", { kind: "gallery", image: "win10", imageVersion: "4.0.0" }),
+                breakglass: pool("breakglass", { kind: "marketplace", image: { publisher: "p", offer: "o", sku: "s", version: "latest" } }),
+            },
+        };
+        assert.deepEqual(ownRingPins(ring, "win11"), [
+            { ring: "test (this ring) images.win11", imageVersion: "2.1.0" },
+            { ring: "test (this ring) hostPools.canary", imageVersion: "2.1.0" },
+            { ring: "test (this ring) hostPools.steady", imageVersion: "2.0.0" },
         ]);
     });
 
