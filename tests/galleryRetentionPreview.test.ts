@@ -9,10 +9,17 @@ import { render, runPreview } from "../preview/cli";
 
 const ROOT = join(__dirname, "..");
 
-/** The shipped stack files in a scratch directory: test 1.5.0, pilot 1.4.0, prod 1.3.0, and two rings retention is not told about. */
-function stackFiles(retention: Record<string, unknown> | undefined): string {
+const SINGLE = join(ROOT, "examples", "single-image");
+
+function copyStacks(from: string): string {
     const dir = mkdtempSync(join(tmpdir(), "avd-rings-retention-"));
-    for (const f of readdirSync(ROOT).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) cpSync(join(ROOT, f), join(dir, f));
+    for (const f of readdirSync(from).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) cpSync(join(from, f), join(dir, f));
+    return dir;
+}
+
+/** The single-image example's stack files in a scratch directory: test 1.5.0, pilot 1.4.0, prod 1.3.0, and two rings retention is not told about. */
+function stackFiles(retention: Record<string, unknown> | undefined): string {
+    const dir = copyStacks(SINGLE);
     const edit = (stack: string, from: string, change: (doc: ReturnType<typeof parseDocument>) => void) => {
         const doc = parseDocument(readFileSync(join(dir, `Pulumi.${from}.yaml`), "utf8"));
         change(doc);
@@ -71,6 +78,33 @@ describe("gallery retention in the offline preview", function () {
         assert.ok(!(reports[0].notices ?? []).some((n) => /not in avd-image-rings:retention\.protectStacks/.test(n)), String(reports[0].notices));
         const command = reports[0].resources.find((r) => r.name === "gallery-retention-delete-old-versions")!;
         assert.equal((command.inputs.environment as Record<string, string>).AVD_RETENTION_PLANNED, "none", "dev's 1.0.0 is pinned now");
+    });
+
+    it("in the shipped fleet, plans per image with the pins of that image only", async () => {
+        const stackDir = copyStacks(ROOT);
+        const doc = parseDocument(readFileSync(join(stackDir, "Pulumi.test.yaml"), "utf8"));
+        doc.setIn(["config", "avd-image-rings:retention"], { keep: 1, protectStacks: ["contoso/avd-image-rings/pilot", "contoso/avd-image-rings/prod"] });
+        writeFileSync(join(stackDir, "Pulumi.test.yaml"), doc.toString());
+        const { reports, exitCode } = await runPreview({ stacks: ["test"], format: "text", dir: ROOT, stackDir, policies: false });
+        assert.equal(exitCode, 0, reports[0].error?.message);
+        const env = (name: string) => {
+            const command = reports[0].resources.find((r) => r.name === name);
+            assert.ok(command, `${name} in ${reports[0].resources.map((r) => r.name).join(", ")}`);
+            return command.inputs.environment as Record<string, string>;
+        };
+        const dev = env("gallery-retention-dev-delete-old-versions");
+        assert.match(dev.AVD_IMAGE_DEFINITION_ID, /\/images\/[^/]+$/);
+        const devPins = JSON.parse(dev.AVD_RETENTION_PINS) as Array<{ ring: string; imageVersion?: string }>;
+        assert.deepEqual(
+            devPins.filter((p) => !p.ring.startsWith("test (this ring)")).map((p) => [p.ring, p.imageVersion]),
+            [
+                ["contoso/avd-image-rings/pilot images.dev", "1.1.0"],
+                ["contoso/avd-image-rings/prod images.dev", "1.0.0"],
+            ],
+        );
+        assert.equal(dev.AVD_RETENTION_PLANNED, "none", "prod still runs dev 1.0.0");
+        const m365Pins = JSON.parse(env("gallery-retention-m365-delete-old-versions").AVD_RETENTION_PINS) as Array<{ ring: string }>;
+        assert.ok(m365Pins.every((p) => !/dev/.test(p.ring)), JSON.stringify(m365Pins));
     });
 
     it("adds no retention resource when the key is absent", async () => {
