@@ -2,6 +2,7 @@
 // Read this file as the table of contents; the work happens in components/ and src/.
 import * as resources from "@pulumi/azure-native/resources";
 import type * as pulumi from "@pulumi/pulumi";
+import { GalleryRetention } from "./components/galleryRetention";
 import { GoldenImageBuild } from "./components/goldenImageBuild";
 import { IMAGE_ESTATE_OPTIONS, ImageGallery } from "./components/imageGallery";
 import { ImageRollout } from "./components/imageRollout";
@@ -10,6 +11,7 @@ import { AvdInsights } from "./components/avdInsights";
 import { notificationEnvironment } from "./src/config/notifications";
 import { latestImageReference } from "./src/aib/gallery";
 import { loadRingConfig } from "./src/config/parse";
+import { ownRingPins, readProtectedRings, ringPinsFor } from "./src/lifecycle/protectedRings";
 import { poolPlacement, ringExports, rolloutImage, sessionHostImage, type RingParts } from "./src/fleet";
 import { requirePromotable, upstreamImage } from "./src/promotion/gate";
 import { requireSoaked } from "./src/promotion/soak";
@@ -22,6 +24,8 @@ export = async () => {
     const ring = loadRingConfig();
     const upstream = ring.promoteFrom ? await readUpstreamRing(ring.promoteFrom, ring.stackFile) : undefined;
     if (upstream) requireSoaked(ring, requirePromotable(ring, upstream), upstream, new Date());
+    // Gallery retention (build ring): what the other rings pin and validated, read like the upstream.
+    const protectedRings = ring.retention ? await readProtectedRings(ring.retention.protectStacks, ring.stackFile) : [];
 
     // The build ring's resource group holds the gallery every ring runs from: protected like the gallery.
     const resourceGroup = new resources.ResourceGroup(
@@ -65,6 +69,18 @@ export = async () => {
                 imageVersionId: build.builtImageVersionId,
                 publishedImageVersions: build.publishedImageVersions,
             };
+            if (ring.retention) {
+                new GalleryRetention(
+                    `gallery-retention${image.logicalSuffix}`,
+                    {
+                        imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
+                        publishedImageVersions: build.publishedImageVersions,
+                        retention: ring.retention,
+                        pins: [...ownRingPins(ring, image.name), ...protectedRings.flatMap((r) => ringPinsFor(r, image.name))],
+                    },
+                    { dependsOn: [build] },
+                );
+            }
         }
     } else {
         gallery = upstream!;

@@ -19,6 +19,7 @@ import { EvaluationError, evaluate } from "./engine";
 import { renderMarkdown, renderText, toJson, type StackReport } from "./render";
 import { escNotice, readStackConfig, type StackConfig } from "./stackConfig";
 import { simulatedCommandStdout } from "./commands";
+import { assumedRingOutputs, unprotectedRingsNote } from "./protectedRings";
 import program = require("../index");
 import { PolicyConfigError, startPolicyPack, type PolicyPackHandle } from "./policyRunner";
 
@@ -270,6 +271,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                 const cfg = readStackConfig(opts.dir, stack, stackDir);
                 const notice = escNotice(cfg);
                 if (notice) report.notices = [notice];
+                const unprotected = unprotectedRingsNote(cfg, all);
+                if (unprotected) report.notices = [...(report.notices ?? []), unprotected];
                 const promoteFrom = cfg.config[PROMOTE_KEY];
                 if (promoteFrom) {
                     const [, project, upstreamStack] = promoteFrom.split("/");
@@ -295,8 +298,15 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
                         subscriptionId: OFFLINE_SUBSCRIPTION_ID,
                         tenantId: OFFLINE_TENANT_ID,
                         stackOutputs: (name) => {
-                            const [, project, upstreamStack] = name.split("/");
-                            return project === cfg.project ? evaluated.get(upstreamStack ?? "")?.outputs : undefined;
+                            const [, project, otherStack] = name.split("/");
+                            if (project !== cfg.project) return undefined;
+                            const done = evaluated.get(otherStack ?? "");
+                            if (done) return done.outputs;
+                            // Not evaluated first: a ring downstream of this one, read by its retention.
+                            const other = all.find((c) => c.stack === otherStack);
+                            const assumed = other && assumedRingOutputs(other.stack, pinnedVersions(other));
+                            if (assumed) report.notices = [...(report.notices ?? []), assumed.note];
+                            return assumed?.outputs;
                         },
                         commandStdout: (args) => simulatedCommandStdout(args, galleryVersions, validatedAt),
                     },

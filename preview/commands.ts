@@ -1,10 +1,12 @@
 // What the deploy-time tools would print offline, assuming each run succeeds: the build
-// publishes its version, the rollout upgrades every host, the health gate passes. The JSON
+// publishes its version, the rollout upgrades every host, the health gate passes, gallery
+// retention deletes what its plan lists (a dry run: the live gallery is checked at deploy time). The JSON
 // shapes are the tools' documented last stdout line (docs/ARCHITECTURE.md).
 import * as semver from "semver";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parseMarketplaceImage } from "../src/tools/environment";
+import { parsePlanned, type RetentionResult } from "../src/lifecycle/retentionCommand";
 
 /** The value inside a secret, as the command provider sees it (an environment with provider credentials is secret). */
 function unsecret(value: unknown): unknown {
@@ -68,6 +70,12 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
         }
         const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "healthGate");
         return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, ...(validatedAt ? { validatedAt } : {}), hostsChecked: 0, hostsPassed: 0 });
+    }
+    if (create.includes("tools/retention.ts")) {
+        const planned = parsePlanned(e.AVD_RETENTION_PLANNED ?? "");
+        if ("problem" in planned) throw new Error(`offline preview: retention's AVD_RETENTION_PLANNED ${planned.problem}`);
+        const result: RetentionResult = { imageDefinitionId: e.AVD_IMAGE_DEFINITION_ID, planned, deleted: planned, skipped: [], failed: [] };
+        return JSON.stringify(result);
     }
     throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
 }

@@ -60,8 +60,10 @@ export function keyInputs(r: Pick<RecordedResource, "type" | "inputs">): string 
         case "azure-native:authorization:RoleAssignment":
             return `role ${lastSegment(i.roleDefinitionId)} on ${lastSegment(i.scope)}`;
         case "command:local:Command": {
-            const create = str(i.create);
-            return create.replace(/^node_modules\/\.bin\/tsx\s+/, "");
+            const create = str(i.create).replace(/^node_modules\/\.bin\/tsx\s+/, "");
+            // Gallery retention's dry run: the plan in words is its trigger (components/galleryRetention.ts).
+            const plan = Array.isArray(i.triggers) ? i.triggers.find((t): t is string => typeof t === "string" && t.startsWith("retention plan: ")) : undefined;
+            return plan ? `${create}: dry run, ${plan.slice("retention plan: ".length)}` : create;
         }
         case "azure-native:desktopvirtualization:HostPool":
             return `${str(i.hostPoolName)} ${str(i.hostPoolType)} ${str(i.loadBalancerType)} max ${str(i.maxSessionLimit)}`;

@@ -11,6 +11,10 @@ import { healthGateEnvironment, rolloutEnvironment } from "../src/rollout/comman
 import { gateTimeoutMinutes } from "../src/rollout/healthGate";
 import { AVD_ENV, LIMITS } from "../src/tools/environment";
 import { readInputs } from "../tools/buildImage";
+import { readRetentionInputs } from "../tools/retention";
+import { parseRetention } from "../src/config/retention";
+import { Reader } from "../src/config/reader";
+import { retentionEnvironment } from "../src/lifecycle/retentionCommand";
 import { readGateInputs, readRolloutInputs } from "../tools/rollout/env";
 import { seededRandom } from "./fakeAzure/server";
 
@@ -142,6 +146,30 @@ describe("tool environment contract", () => {
             assert.ok(readInputs({ ...base, AVD_BUILD_TIMEOUT_MINUTES: String(m) }).timeoutMinutes > 0, String(m));
         }
         assert.throws(() => readInputs({ ...base, AVD_BUILD_TIMEOUT_MINUTES: String(LIMITS.buildTimeoutMinutes.max + 1) }), /from 0 to 960/);
+    });
+
+    it("gallery retention accepts every keep and deadline the config accepts, and refuses the values just outside as the config does", () => {
+        const definition = `/subscriptions/${SUB}/resourceGroups/rg-avd-images/providers/Microsoft.Compute/galleries/g/images/d`;
+        const config = (retention: Record<string, unknown>) => parseRetention(Reader.root("Pulumi.test.yaml", "avd-image-rings", { retention }), { stack: "test" });
+        const rng = seededRandom(13);
+        for (let i = 0; i < 300; i++) {
+            const keep = inRange(rng, LIMITS.retentionKeep);
+            const deadlineMinutes = inRange(rng, LIMITS.retentionDeadlineMinutes);
+            const parsed = config({ keep, deadlineMinutes, protectStacks: [] })!;
+            const pins = [{ ring: "contoso/avd-image-rings/prod hostPools.default", imageVersion: "1.2.0", validatedImageVersion: "1.1.0" }];
+            const read = readRetentionInputs(retentionEnvironment(parsed, { imageDefinitionId: definition, plannedDeletions: ["1.0.0", "1.10.0"], pins }));
+            assert.deepEqual([read.keep, read.deadlineMs, read.planned, read.pins], [keep, deadlineMinutes * 60_000, ["1.0.0", "1.10.0"], pins]);
+        }
+        const env = retentionEnvironment(config({ protectStacks: [] })!, { imageDefinitionId: definition, plannedDeletions: [], pins: [] });
+        for (const [limit, key, variable] of [
+            ["retentionKeep", "keep", AVD_ENV.retentionKeep],
+            ["retentionDeadlineMinutes", "deadlineMinutes", AVD_ENV.retentionDeadlineMinutes],
+        ] as const) {
+            for (const outside of [LIMITS[limit].min - 1, LIMITS[limit].max + 1]) {
+                assert.throws(() => config({ [key]: outside, protectStacks: [] }), new RegExp(`avd-image-rings:retention\\.${key} must be between`));
+                assert.throws(() => readRetentionInputs({ ...env, [variable.name]: String(outside) }), new RegExp(`${variable.name} must be a whole number`));
+            }
+        }
     });
 
     describe("a value just outside a range is refused by the config and by the tool alike", () => {

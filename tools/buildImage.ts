@@ -18,11 +18,11 @@ import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type R
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
 import { AVD_ENV as V, EnvironmentReader, LIMITS } from "../src/tools/environment";
 import { Notifier, type NotifyOptions } from "./shared/notify";
+import { GALLERY_API_VERSION } from "./shared/gallery";
 
 // Hand-written: @azure/arm-imagebuilder 5.0.0 sends 2025-10-01, not the template's 2024-02-01.
 export const IMAGE_BUILDER_API_VERSION = "2024-02-01";
-// Hand-written: @azure/arm-compute 25.1.1 sends newer gallery versions than the program's 2024-03-03.
-export const GALLERY_API_VERSION = "2024-03-03";
+export { GALLERY_API_VERSION };
 // Hand-written: one call (listAccountSas) on the staging account AIB creates; the log itself is read with @azure/storage-blob.
 export const STORAGE_API_VERSION = "2023-05-01";
 /** Extra time past the template's build timeout before the trigger gives up and cancels. */

@@ -11,6 +11,7 @@ import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
 import { parseRolloutStrategy } from "./rolloutStrategy";
+import { parseRetention } from "./retention";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -433,6 +434,7 @@ export const TOP_LEVEL_KEYS = [
     "tags",
     "promotion",
     "signOffs",
+    "retention",
     "adminPassword",
     "domainJoinPassword",
     "notifications",
@@ -489,7 +491,7 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const tags = tagMap(r, "tags");
     const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
     const insights = parseInsights(r.optObj("insights"));
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights, promotion: parsePromotion(r, promoteFrom), signOffs: parseSignOffs(r) };
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights, promotion: parsePromotion(r, promoteFrom), signOffs: parseSignOffs(r), retention: parseRetention(r, { stack: raw.stack, promoteFrom }) };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     checkSignOffImages(r, ring.signOffs, Object.keys(ring.imageVersions));

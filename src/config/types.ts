@@ -6,6 +6,7 @@ import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
 import type { PromotionPolicy, SignOffs } from "./promotion";
+import type { RetentionConfig } from "./retention";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -271,4 +272,6 @@ export interface RingConfig {
     promotion?: PromotionPolicy;
     /** `signOffs`: who approved which version in this ring; exported for the next ring. */
     signOffs: SignOffs;
+    /** Gallery retention (build ring only; absent = never delete): src/config/retention.ts. */
+    retention?: RetentionConfig;
 }

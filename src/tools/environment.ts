@@ -1,6 +1,6 @@
 // The contract between the program and its deploy-time tools: every AVD_* variable the rollout
-// (tools/rollout.ts), the health gate (tools/healthGate.ts) and the build trigger
-// (tools/buildImage.ts) read, with its rule. The config parser takes its ranges from here, the
+// (tools/rollout.ts), the health gate (tools/healthGate.ts), the build trigger
+// (tools/buildImage.ts) and gallery retention (tools/retention.ts) read, with its rule. The config parser takes its ranges from here, the
 // components' environment builders take the names, and the tools' parsers read with the functions
 // below, so a value the preview accepts is a value the tool accepts (tests/toolEnvironment.test.ts
 // sweeps the whole range of each setting through all three).
@@ -32,14 +32,24 @@ export const LIMITS = {
     buildTimeoutMinutes: { min: 0, max: 960 },
     /** How long hosts get to report healthy after an upgrade (tool default 45). */
     healthTimeoutMinutes: { min: 1, max: 1440 },
+    /**
+     * Gallery retention: newest versions kept per image. At least 1, so the version just built
+     * (what `versions/latest` resolves to) always stays; pins, validated versions and rollback
+     * targets are kept on top. 100 is far above seed 001's 3-6: more keeps every version.
+     */
+    retentionKeep: { min: 1, max: 100 },
+    /** Gallery retention's own deadline: deleting a replicated version takes minutes per region. */
+    retentionDeadlineMinutes: { min: 5, max: 720 },
 } as const satisfies Record<string, IntegerRange>;
 
 /** Defaults shared by a config key and the tool reading its variable when it is unset. */
 export const DEFAULTS = {
     probeTimeoutMinutes: 10,
+    retentionKeep: 5,
+    retentionDeadlineMinutes: 60,
 } as const;
 
-export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "marketplaceImage";
+export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "marketplaceImage" | "versionList" | "ringPins";
 
 export interface Variable {
     name: string;
@@ -113,6 +123,13 @@ export const AVD_ENV = {
     notifyFormat: { name: "AVD_NOTIFY_FORMAT", kind: "enum", values: NOTIFICATION_FORMATS },
     /** The ring (stack) a message names. */
     ring: { name: "AVD_RING", kind: "text" },
+    imageDefinitionId: { name: "AVD_IMAGE_DEFINITION_ID", kind: "resourceId" },
+    retentionKeep: integer("AVD_RETENTION_KEEP", LIMITS.retentionKeep),
+    /** The plan's deletions, "1.0.0,1.1.0" or "none": the tool deletes nothing outside it. */
+    retentionPlanned: { name: "AVD_RETENTION_PLANNED", kind: "versionList" },
+    /** What every protect stack pins and validated, as JSON (src/lifecycle/retention.ts formatRingPins). */
+    retentionPins: { name: "AVD_RETENTION_PINS", kind: "ringPins" },
+    retentionDeadlineMinutes: integer("AVD_RETENTION_DEADLINE_MINUTES", LIMITS.retentionDeadlineMinutes),
 } as const satisfies Record<string, Variable>;
 
 /** A marketplace (platform) image, as a scale set's storageProfile.imageReference names it. */

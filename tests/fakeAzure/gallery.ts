@@ -1,6 +1,7 @@
 // Microsoft.Compute gallery image versions (api-version 2024-03-03): GET (with
 // $expand=ReplicationStatus), LIST by image definition (nextLink), DELETE (LRO with
-// Azure-AsyncOperation + Location on capsOperations, as the example shows). Bodies start
+// Azure-AsyncOperation + Location on capsOperations, as the example shows; refused with 409 while
+// safetyProfile.blockDeletionBeforeEndOfLife holds and endOfLifeDate has not passed). Bodies start
 // from GalleryImageVersion_Get_WithReplicationStatus.json.
 import { parseResourceId, parentId } from "../../tools/azure/ids";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
@@ -35,6 +36,12 @@ export interface GalleryImageVersionSeed {
     replication?: RegionReplication[];
     /** Source the version was captured from. */
     sourceId?: string;
+    /** publishingProfile.endOfLifeDate (ISO 8601). */
+    endOfLifeDate?: string;
+    /** safetyProfile.blockDeletionBeforeEndOfLife (api-version 2024-03-03): DELETE is refused until endOfLifeDate. */
+    blockDeletionBeforeEndOfLife?: boolean;
+    /** safetyProfile.allowDeletionOfReplicatedLocations (governs removing target regions, not deleting the version). */
+    allowDeletionOfReplicatedLocations?: boolean;
 }
 
 interface VersionState {
@@ -49,6 +56,9 @@ interface VersionState {
     replication: RegionReplication[];
     sourceId: string;
     publishedDate: string;
+    endOfLifeDate?: string;
+    blockDeletionBeforeEndOfLife: boolean;
+    allowDeletionOfReplicatedLocations: boolean;
 }
 
 const DISPLAY_NAMES: Record<string, string> = {
@@ -75,6 +85,10 @@ export class GalleryModule implements ResourceProviderModule {
     private readonly versions = new Map<string, VersionState>();
     /** Polls a DELETE's operation takes. */
     deletePolls = 2;
+    /** Versions (by name) whose next DELETE operation ends Failed, the version left Failed, as a broken delete leaves it. */
+    readonly failingDeletes = new Set<string>();
+    /** Versions (by name) whose DELETE operation never finishes. */
+    readonly hangingDeletes = new Set<string>();
 
     install(fake: FakeAzure): void {
         this.fake = fake;
@@ -111,6 +125,9 @@ export class GalleryModule implements ResourceProviderModule {
             replication,
             sourceId: seed.sourceId ?? `/subscriptions/${parsed.subscriptionId}/resourceGroups/${parsed.resourceGroupName}/providers/Microsoft.Compute/images/source-image`,
             publishedDate: this.fake ? this.fake.isoNow() : new Date().toISOString(),
+            endOfLifeDate: seed.endOfLifeDate,
+            blockDeletionBeforeEndOfLife: seed.blockDeletionBeforeEndOfLife ?? false,
+            allowDeletionOfReplicatedLocations: seed.allowDeletionOfReplicatedLocations ?? false,
         });
     }
 
@@ -151,10 +168,17 @@ export class GalleryModule implements ResourceProviderModule {
         publishing.storageAccountType = v.storageAccountType;
         publishing.excludeFromLatest = v.excludeFromLatest;
         publishing.publishedDate = v.publishedDate;
+        if (v.endOfLifeDate) publishing.endOfLifeDate = v.endOfLifeDate;
+        else delete publishing.endOfLifeDate;
         const storage = props.storageProfile as Record<string, unknown>;
         storage.source = { id: v.sourceId };
         delete storage.dataDiskImages;
-        props.safetyProfile = { allowDeletionOfReplicatedLocations: false, reportedForPolicyViolation: false, policyViolations: [] };
+        props.safetyProfile = {
+            allowDeletionOfReplicatedLocations: v.allowDeletionOfReplicatedLocations,
+            reportedForPolicyViolation: false,
+            policyViolations: [],
+            blockDeletionBeforeEndOfLife: v.blockDeletionBeforeEndOfLife,
+        };
         props.provisioningState = v.provisioningState;
         if (withReplication) {
             const failed = v.replication.some((r) => r.state === "Failed");
@@ -190,17 +214,35 @@ export class GalleryModule implements ResourceProviderModule {
         const key = req.path.toLowerCase();
         const v = this.versions.get(key);
         if (!v) return { status: 204 };
+        // The spec says only that deletion "is blocked ... if its End Of Life has not expired"; the
+        // code and wording of the refusal are this fake's (a 409 Conflict, as ARM answers a refused change).
+        if (v.blockDeletionBeforeEndOfLife && !(v.endOfLifeDate && Date.parse(v.endOfLifeDate) <= this.fakeAzure.clock.now())) {
+            return this.fakeAzure.error(
+                409,
+                "OperationNotAllowed",
+                `Gallery image version '${parseResourceId(v.id).name}' cannot be deleted before its end of life date (${v.endOfLifeDate ?? "not set"}) because blockDeletionBeforeEndOfLife is set in its safety profile.`,
+            );
+        }
+        // Azure deletes a version that scale sets or VMs still use (they keep running; scale-out and
+        // reimage fail afterwards: azure-docs shared-image-galleries FAQ), so nothing here refuses that.
         v.provisioningState = "Deleting";
         const fake = this.fakeAzure;
+        const name = parseResourceId(v.id).name;
+        const failing = this.failingDeletes.delete(name);
+        const hanging = this.hangingDeletes.has(name);
         const op = fake.startOperation({
             namespace: "Microsoft.Compute",
             location: v.location,
             apiVersion: CAPS_OPERATION_API_VERSION,
             collection: "capsOperations",
-            polls: this.deletePolls,
-            onSucceeded: () => {
+            advance: (poll) => {
+                if (hanging || poll < this.deletePolls) return undefined;
+                if (failing) {
+                    v.provisioningState = "Failed";
+                    return { status: "Failed", error: { code: "InternalOperationError", message: `Deleting gallery image version '${name}' failed in region ${regionDisplayName(v.location)}.` } };
+                }
                 this.versions.delete(key);
-                return undefined;
+                return { status: "Succeeded" };
             },
         });
         return fake.accepted(op, { asyncOperation: true, location: true });
