@@ -33,12 +33,12 @@ describe("offline preview: notifications and AVD Insights", function () {
         const { report, exitCode, text } = await preview(dir, "test");
         assert.equal(exitCode, 0, report.error?.message);
         const commands = report.resources.filter((r) => r.type === "command:local:Command");
-        assert.deepEqual(commands.map((c) => c.name).sort(), ["golden-image-build", "rollout-health-gate"].sort());
+        assert.deepEqual(commands.map((c) => c.name).sort(), ["golden-image-dev-build", "golden-image-m365-build", "rollout-dev-health-gate", "rollout-office-health-gate"]);
         // The build's environment is a map whose secret entries are masked; the gate's is secret as a whole.
         const env = (c: (typeof commands)[number]) => c.inputs.environment as Record<string, unknown> | string;
-        const build = env(commands.find((c) => c.name === "golden-image-build")!);
+        const build = env(commands.find((c) => c.name === "golden-image-m365-build")!);
         assert.ok(typeof build === "object" && build.AVD_NOTIFY_WEBHOOK_URL === "[secret]" && build.AVD_RING === "test" && build.AVD_NOTIFY_FORMAT === "auto", JSON.stringify(build));
-        assert.equal(env(commands.find((c) => c.name === "rollout-health-gate")!), "[secret]");
+        assert.equal(env(commands.find((c) => c.name === "rollout-office-health-gate")!), "[secret]");
         assert.ok(!text.includes("offline-preview-secret.invalid") && !JSON.stringify(report).includes("offline-preview-secret.invalid"), "the placeholder URL is never shown either");
     });
 
@@ -61,13 +61,15 @@ describe("offline preview: notifications and AVD Insights", function () {
         const settings = report.resources.filter((r) => r.type === "azure-native:monitor:DiagnosticSetting");
         const byKind = (segment: string) => settings.filter((s) => String(s.inputs.resourceUri).includes(`/${segment}/`));
         const categories = (s: (typeof settings)[number]) => (s.inputs.logs as Array<{ category: string }>).map((l) => l.category);
-        assert.equal(settings.length, 3);
+        assert.equal(settings.length, 6, "three per pool, two pools");
         assert.deepEqual(categories(byKind("hostPools")[0]), [...INSIGHTS_LOG_CATEGORIES.hostPool]);
         assert.deepEqual(categories(byKind("applicationGroups")[0]), [...INSIGHTS_LOG_CATEGORIES.applicationGroup]);
         assert.deepEqual(categories(byKind("workspaces")[0]), [...INSIGHTS_LOG_CATEGORIES.workspace]);
         for (const s of settings) assert.match(String(s.inputs.workspaceId), /\/providers\/Microsoft\.OperationalInsights\/workspaces\/law-avd-prod$/);
-        assert.match(text, /vdpool-avd-prod -> law-avd-prod: Checkpoint, Error, Management, Connection, HostRegistration, AgentHealthStatus/);
-        assert.match(text, /vdws-avd-prod -> law-avd-prod: Checkpoint, Error, Management, Feed/);
+        for (const pool of ["office", "dev"]) {
+            assert.match(text, new RegExp(`vdpool-avd-prod-${pool} -> law-avd-prod: Checkpoint, Error, Management, Connection, HostRegistration, AgentHealthStatus`));
+            assert.match(text, new RegExp(`vdws-avd-prod-${pool} -> law-avd-prod: Checkpoint, Error, Management, Feed`));
+        }
     });
 
     it("a ring without notifications or insights plans neither", async () => {
