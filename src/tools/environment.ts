@@ -39,7 +39,7 @@ export const DEFAULTS = {
     probeTimeoutMinutes: 10,
 } as const;
 
-export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds";
+export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "json";
 
 export interface Variable {
     name: string;
@@ -90,6 +90,11 @@ export const AVD_ENV = {
     galleryImageVersionId: { name: "AVD_GALLERY_IMAGE_VERSION_ID", kind: "resourceId" },
     contentHash: { name: "AVD_CONTENT_HASH", kind: "sha256" },
     buildTimeoutMinutes: integer("AVD_BUILD_TIMEOUT_MINUTES", LIMITS.buildTimeoutMinutes),
+    /** The session hosts' subnet and VM size: the surge preflight checks free addresses and vCPU quota for them. */
+    subnetId: { name: "AVD_SUBNET_ID", kind: "resourceId" },
+    vmSize: { name: "AVD_VM_SIZE", kind: "text" },
+    /** sessionHosts.rollout.window as JSON (src/config/window.ts); unset = drain at any time. */
+    rolloutWindow: { name: "AVD_ROLLOUT_WINDOW", kind: "json" },
 } as const satisfies Record<string, Variable>;
 
 /**
@@ -167,6 +172,17 @@ export class EnvironmentReader {
         const hit = values.find((x) => x === raw);
         if (hit === undefined) throw this.fail(`${v.name} must be ${values.join(", ")}, got "${raw}".`);
         return hit;
+    }
+
+    /** The parsed JSON value, or undefined when unset. */
+    json(v: Variable): unknown {
+        const raw = this.value(v);
+        if (raw === undefined) return undefined;
+        try {
+            return JSON.parse(raw) as unknown;
+        } catch {
+            throw this.fail(`${v.name} must be JSON, got "${raw}".`);
+        }
     }
 
     text(v: Variable): string | undefined {

@@ -1,7 +1,9 @@
 // The AVD_* environment of tools/rollout.ts and tools/healthGate.ts, validated up front so
 // a mistake is one message naming the variable, before anything touches Azure. Names and rules
 // come from the contract the config also compiles against (src/tools/environment.ts).
+import { rolloutWindowFromJson } from "../../src/config/window";
 import type { RolloutPolicy } from "../../src/rollout/planner";
+import type { RolloutWindow } from "../../src/rollout/window";
 import { AVD_ENV as V, DEFAULTS, EnvironmentReader, UPGRADE_MODES } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
@@ -40,6 +42,11 @@ export interface RolloutInputs extends Targets {
     maxRunMs?: number;
     /** Sign out Disconnected sessions at the drain timeout (AVD_LOG_OFF_DISCONNECTED, default false). */
     logOffDisconnectedSessions: boolean;
+    /** The session hosts' subnet and VM size (AVD_SUBNET_ID, AVD_VM_SIZE), for the surge preflight. */
+    subnet?: ResourceId;
+    vmSize?: string;
+    /** When hosts may be drained (AVD_ROLLOUT_WINDOW); undefined = at any time. */
+    window?: RolloutWindow;
 }
 
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
@@ -103,6 +110,9 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     const title = r.text(V.drainMessageTitle);
     const forceAsked = r.boolean(V.forceLogoff, false);
     const maxRunMinutes = r.optionalInteger(V.maxRunMinutes);
+    const subnet = r.value(V.subnetId);
+    const vmSize = r.text(V.vmSize);
+    const window = readWindow(r);
     return {
         ...targets,
         policy: {
@@ -120,7 +130,18 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         healthTimeoutMs: r.integer(V.healthTimeoutMinutes, 45) * 60_000,
         ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
         logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
+        ...(subnet === undefined ? {} : { subnet: typedId(subnet, "Microsoft.Network/virtualNetworks/subnets", V.subnetId.name) }),
+        ...(vmSize === undefined ? {} : { vmSize }),
+        ...(window === undefined ? {} : { window }),
     };
+}
+
+function readWindow(r: EnvironmentReader): RolloutWindow | undefined {
+    const raw = r.json(V.rolloutWindow);
+    if (raw === undefined) return undefined;
+    const w = rolloutWindowFromJson(raw);
+    if ("problem" in w) throw new InputError(`${V.rolloutWindow.name}: ${w.problem}.`);
+    return w;
 }
 
 export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
