@@ -2,7 +2,7 @@
 // a mistake is one message naming the variable, before anything touches Azure. Names and rules
 // come from the contract the config also compiles against (src/tools/environment.ts).
 import type { RolloutPolicy } from "../../src/rollout/planner";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, UPGRADE_MODES } from "../../src/tools/environment";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, ROLLOUT_STRATEGIES, UPGRADE_MODES } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -40,7 +40,11 @@ export interface RolloutInputs extends Targets {
     maxRunMs?: number;
     /** Sign out Disconnected sessions at the drain timeout (AVD_LOG_OFF_DISCONNECTED, default false). */
     logOffDisconnectedSessions: boolean;
+    /** AVD_ROLLOUT_STRATEGY (default reimage) and, for surge, the configured capacity (AVD_CAPACITY) it returns the scale set to. */
+    strategy: RolloutStrategyInput;
 }
+
+export type RolloutStrategyInput = { kind: "reimage" } | { kind: "surge"; capacity: number };
 
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
@@ -120,6 +124,7 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         healthTimeoutMs: r.integer(V.healthTimeoutMinutes, 45) * 60_000,
         ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
         logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
+        strategy: r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" },
     };
 }
 
