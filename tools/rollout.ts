@@ -1,5 +1,7 @@
 // Drain-aware rollout for Manual-mode rings: moves the session hosts of a scale set onto its
-// (already updated) model batch by batch without throwing users out. Run by the ImageRollout
+// (already updated) model without throwing users out, by reimaging them in place batch by batch
+// (AVD_ROLLOUT_STRATEGY=reimage, rollout/rolloutRunner.ts) or by adding new hosts before old
+// ones leave (surge, rollout/surgeRunner.ts). Run by the ImageRollout
 // component's command resource as `node_modules/.bin/tsx tools/rollout.ts`, or by hand
 // (docs/rollout.md).
 //
@@ -7,7 +9,8 @@
 // AVD_MAX_BATCH_PERCENT, AVD_MAX_UNHEALTHY_PERCENT, AVD_MAX_UNHEALTHY_UPGRADED_PERCENT,
 // AVD_PAUSE_BETWEEN_BATCHES, AVD_PRIORITIZE_UNHEALTHY, AVD_DRAIN_TIMEOUT_MINUTES, optional
 // AVD_DRAIN_MESSAGE_TITLE, AVD_DRAIN_MESSAGE_BODY, AVD_FORCE_LOGOFF, AVD_LOG_OFF_DISCONNECTED
-// (false), AVD_MAX_RUN_MINUTES, AVD_POLL_SECONDS (30), AVD_HEALTH_TIMEOUT_MINUTES (45); ARM
+// (false), AVD_MAX_RUN_MINUTES, AVD_POLL_SECONDS (30), AVD_HEALTH_TIMEOUT_MINUTES (45),
+// AVD_ROLLOUT_STRATEGY (reimage) and, for surge, AVD_CAPACITY (the configured capacity); ARM
 // endpoint and credentials as in tools/azure/credentials.ts.
 // Progress goes to stderr; on success the last stdout line is one JSON object (RolloutResult).
 // Exit 0 = every host on the target version, 1 = stopped, time-boxed, interrupted
@@ -19,17 +22,21 @@ import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import { defaultOwner } from "./rollout/marker";
 import { Rollout } from "./rollout/rolloutRunner";
+import type { RolloutHooks } from "./rollout/hooks";
+import { SurgeRollout } from "./rollout/surgeRunner";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
 export interface MainOptions extends ToolOptions {
     /** Lock owner shown to a concurrent run (default user@host). */
     owner?: string;
+    /** Checks before the first change and before each drain (tools/rollout/hooks.ts). */
+    hooks?: RolloutHooks;
 }
 
 /** Runs the rollout; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
-    let rollout: Rollout | undefined;
+    let rollout: Rollout | SurgeRollout | undefined;
     try {
         const inputs = readRolloutInputs(env);
         const heartbeat = new Progress(io, options.clock ?? systemClock);
@@ -39,7 +46,8 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
             // No single Retry-After may outlast the longest phase the rollout itself would wait for.
             maxRetryWaitMs: Math.max(inputs.drainTimeoutMs, inputs.healthTimeoutMs),
         });
-        rollout = new Rollout(arm, inputs, io, { stop: options.signal, owner: options.owner ?? defaultOwner(env) });
+        const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks: options.hooks };
+        rollout = inputs.strategy.kind === "surge" ? new SurgeRollout(arm, inputs, io, runnerOptions) : new Rollout(arm, inputs, io, runnerOptions);
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
         return 0;

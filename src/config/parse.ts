@@ -5,6 +5,7 @@ import { parseIsoDuration } from "../rollout/duration";
 import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
 import { caseClash, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
+import { parseRolloutStrategy } from "./rolloutStrategy";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -330,7 +331,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
-    const rollout = maxRunMinutes === undefined ? {} : { maxRunMinutes };
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});

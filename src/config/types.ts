@@ -1,6 +1,7 @@
 // The validated, typed model of one ring's stack configuration. Everything below
 // index.ts consumes these types; nothing deeper re-reads or re-validates raw config.
 import type * as pulumi from "@pulumi/pulumi";
+import type { ROLLOUT_STRATEGIES } from "../tools/environment";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -124,9 +125,13 @@ export interface DrainConfig {
     logOffDisconnectedSessions: boolean;
 }
 
+export type RolloutStrategy = (typeof ROLLOUT_STRATEGIES)[number];
+
 export interface RolloutConfig {
     /** Bound on one `pulumi up`'s share of a long rollout, in minutes; it stops cleanly between batches. Absent = no bound. */
     maxRunMinutes?: number;
+    /** reimage (default): hosts are reimaged in place; surge: new hosts join before old ones leave (docs/rollout.md "Strategies"). */
+    strategy: RolloutStrategy;
 }
 
 export interface HealthGateConfig {

@@ -37,6 +37,8 @@ export function rolloutEnvironment(ring: RingConfig, t: RolloutTargets): Record<
         // The config refuses forced logoff without a message; the tool checks again.
         [V.forceLogoff.name]: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
         [V.logOffDisconnected.name]: String(drain.logOffDisconnectedSessions),
+        [V.rolloutStrategy.name]: sh.rollout.strategy,
+        [V.capacity.name]: String(sh.capacity),
     };
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;

@@ -59,6 +59,10 @@ const integer = (name: string, range: IntegerRange): Variable => {
 const boolean = (name: string): Variable => ({ name, kind: "boolean" });
 
 export const UPGRADE_MODES = ["Manual", "Rolling", "Automatic"] as const;
+/** How a Manual ring's rollout replaces hosts (docs/rollout.md "Strategies"): reimage in place, or add new hosts before removing old ones. */
+export const ROLLOUT_STRATEGIES = ["reimage", "surge"] as const;
+/** A Uniform scale set from a gallery image holds 1 to 1000 instances (the config's sessionHosts.capacity). */
+export const CAPACITY_RANGE: IntegerRange = { min: 1, max: 1000 };
 
 /** Every variable by its role; `name` is what the environment holds. */
 export const AVD_ENV = {
@@ -76,6 +80,9 @@ export const AVD_ENV = {
     forceLogoff: boolean("AVD_FORCE_LOGOFF"),
     logOffDisconnected: boolean("AVD_LOG_OFF_DISCONNECTED"),
     maxRunMinutes: integer("AVD_MAX_RUN_MINUTES", LIMITS.maxRunMinutes),
+    rolloutStrategy: { name: "AVD_ROLLOUT_STRATEGY", kind: "enum", values: ROLLOUT_STRATEGIES },
+    /** The scale set's configured capacity: what a surge rollout returns sku.capacity to. */
+    capacity: integer("AVD_CAPACITY", CAPACITY_RANGE),
     healthTimeoutMinutes: integer("AVD_HEALTH_TIMEOUT_MINUTES", LIMITS.healthTimeoutMinutes),
     pollSeconds: { name: "AVD_POLL_SECONDS", kind: "seconds" },
     upgradeMode: { name: "AVD_UPGRADE_MODE", kind: "enum", values: UPGRADE_MODES },

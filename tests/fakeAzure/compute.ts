@@ -5,6 +5,13 @@
 // the scale set's tags (in its body and through Microsoft.Resources/tags at its scope,
 // 2021-04-01: GET, and PATCH Merge/Replace/Delete answered 200) and instances deleted under the
 // rollout's feet (`removeInstance`). Run Command is in runCommand.ts.
+// Capacity, for the surge rollout: a PATCH of sku.capacity (VirtualMachineScaleSets_Update, an
+// LRO: 200 with Azure-AsyncOperation, body provisioningState Updating) creates instances on the
+// scale set's current model with the next instance ids, "Creating" for provisionSeconds, zone
+// balanced; a lower capacity removes the highest instance ids (the Default scale-in policy after
+// zone balancing, simplified). VirtualMachineScaleSets_DeleteInstances (POST .../delete with
+// {instanceIds}, required; 202 with both headers) takes each instance "Deleting" for deleteSeconds
+// and lowers sku.capacity at once, as Azure does. sku.capacity is the instances not being deleted.
 // Bodies start from Azure's example payloads. Everything time-related runs on the fake's
 // clock: an upgrade finishes upgradeSeconds after Azure accepted it whether or not anybody
 // polls, as in Azure, so a tool that crashes mid-upgrade finds the upgrade done on resume.
@@ -59,6 +66,10 @@ export interface InstanceScenario {
     healthAfterUpgrade?: HealthCode;
     /** Seconds after boot before the probe reports (the instance shows Unknown until then). */
     healthAfterSeconds?: number;
+    /** A new instance (scale-out): seconds from Azure accepting the capacity to the VM running. */
+    provisionSeconds?: number;
+    /** A new instance whose provisioning fails (provisioningState Failed, VM not running). */
+    provisioningFails?: boolean;
 }
 
 export interface InstanceSnapshot {
@@ -84,8 +95,12 @@ interface InstanceState {
     /** The scale-set model generation the instance last applied (image or any other setting). */
     modelGeneration: number;
     seedHealth: HealthCode;
-    /** Set while an upgrade/reimage runs. */
-    operation?: { startedAt: number; endsAt: number; image: string; kind: "upgrade" | "reimage" };
+    /** Set while an upgrade/reimage (or, for a new instance, its creation) runs. */
+    operation?: { startedAt: number; endsAt: number; image: string; kind: "upgrade" | "reimage" | "create" };
+    /** Creation ended Failed: the VM never ran. */
+    provisioningFailed?: boolean;
+    /** Set while Azure deletes the instance (VirtualMachineScaleSets_DeleteInstances). */
+    deleting?: { startedAt: number; endsAt: number };
     /** Start of the last upgrade/reimage (the VM went down then). */
     lastOperationStartedAt?: number;
     /** End of the last upgrade/reimage: the boot the health probe and AVD agent start from. */
@@ -121,6 +136,9 @@ interface ScaleSetState {
     upgradeMode: UpgradeMode;
     policy: RollingUpgradePolicySeed;
     computerNamePrefix: string;
+    zones: string[];
+    /** Instance ids are never reused: a new instance gets the next one. */
+    nextInstanceId: number;
     instances: Map<string, InstanceState>;
     /** Tag name (lower case, as Azure compares them) -> the name as written and its value. */
     tags: Map<string, { name: string; value: string }>;
@@ -204,6 +222,24 @@ export interface ComputeModuleOptions {
     healthAfterSeconds?: number;
     /** Seconds between a model change and Azure starting the rolling upgrade (default 0). */
     rollingUpgradeDelaySeconds?: number;
+    /** New instances: seconds from the capacity change to the VM running (default 300). */
+    provisionSeconds?: number;
+    /** Seconds Azure takes to delete an instance (default 120). */
+    deleteSeconds?: number;
+}
+
+export interface CapacityRecord {
+    scaleSetId: string;
+    /** sku.capacity asked for, and what it was. */
+    capacity: number;
+    previous: number;
+    time: number;
+}
+
+export interface DeleteRecord {
+    scaleSetId: string;
+    instanceIds: string[];
+    time: number;
 }
 
 export interface ManualUpgradeRecord {
@@ -216,18 +252,31 @@ export class ComputeModule implements ResourceProviderModule {
     readonly crash = new CrashSwitch();
     /** Every manualupgrade Azure accepted, in order. */
     readonly manualUpgrades: ManualUpgradeRecord[] = [];
+    /** Every capacity change Azure accepted, in order. */
+    readonly capacityChanges: CapacityRecord[] = [];
+    /** Every DeleteInstances Azure accepted, in order. */
+    readonly deletions: DeleteRecord[] = [];
     upgradeSeconds: number;
+    provisionSeconds: number;
+    deleteSeconds: number;
     healthAfterSeconds: number;
     rollingUpgradeDelaySeconds: number;
     private fake?: FakeAzure;
     private readonly scaleSets = new Map<string, ScaleSetState>();
     private readonly reimageListeners: Array<(scaleSetId: string, instanceId: string, kind: "begin" | "end", at: number) => void> = [];
     private readonly removalListeners: Array<(scaleSetId: string, instanceId: string) => void> = [];
+    private readonly deleteListeners: Array<(scaleSetId: string, instanceId: string, at: number) => void> = [];
+    private readonly createListeners: Array<(scaleSetId: string, instanceId: string, runsAt: number) => void> = [];
+    private readonly requestListeners: Array<(what: string) => void> = [];
+    /** Scenarios the next new instances of a scale set take, in order. */
+    private readonly newInstanceScenarios = new Map<string, InstanceScenario[]>();
 
     constructor(options: ComputeModuleOptions = {}) {
         this.upgradeSeconds = options.upgradeSeconds ?? 240;
         this.healthAfterSeconds = options.healthAfterSeconds ?? 90;
         this.rollingUpgradeDelaySeconds = options.rollingUpgradeDelaySeconds ?? 0;
+        this.provisionSeconds = options.provisionSeconds ?? 300;
+        this.deleteSeconds = options.deleteSeconds ?? 120;
     }
 
     install(fake: FakeAzure): void {
@@ -239,6 +288,7 @@ export class ComputeModule implements ResourceProviderModule {
             if (refused) return refused;
             this.settle(req.now);
             const res = h(req);
+            for (const l of this.requestListeners) l(`${req.method} ${req.path}`);
             return this.crash.trips(req) ? (this.crash.refuse() as FakeResponse) : res;
         };
         fake.route({ method: "GET", pattern: vmss, apiVersion: v, handler: guard((r) => this.getScaleSet(r)) });
@@ -246,6 +296,7 @@ export class ComputeModule implements ResourceProviderModule {
         fake.route({ method: "GET", pattern: `${vmss}/virtualMachines`, apiVersion: v, handler: guard((r) => this.listInstances(r)) });
         fake.route({ method: "POST", pattern: `${vmss}/manualupgrade`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "upgrade")) });
         fake.route({ method: "POST", pattern: `${vmss}/reimage`, apiVersion: v, handler: guard((r) => this.operateOnInstances(r, "reimage")) });
+        fake.route({ method: "POST", pattern: `${vmss}/delete`, apiVersion: v, handler: guard((r) => this.deleteInstances(r)) });
         fake.route({ method: "GET", pattern: `${vmss}/rollingUpgrades/latest`, apiVersion: v, handler: guard((r) => this.latestRollingUpgrade(r)) });
         const tags = `${vmss}/providers/Microsoft.Resources/tags/default`;
         fake.route({ method: "GET", pattern: tags, apiVersion: TAGS_API_VERSION, handler: guard((r) => this.getTags(r)) });
@@ -269,6 +320,8 @@ export class ComputeModule implements ResourceProviderModule {
             upgradeMode: seed.upgradeMode ?? "Manual",
             policy: { ...DEFAULT_POLICY, ...seed.rollingUpgradePolicy },
             computerNamePrefix: prefix,
+            zones: seed.zones ?? [],
+            nextInstanceId: seed.capacity,
             instances: new Map(),
             tags: new Map(),
         };
@@ -330,6 +383,33 @@ export class ComputeModule implements ResourceProviderModule {
     /** Called when an instance is deleted. */
     onRemove(listener: (scaleSetId: string, instanceId: string) => void): void {
         this.removalListeners.push(listener);
+    }
+
+    /** Called when Azure starts deleting an instance (its VM goes down then). */
+    onDeleteBegin(listener: (scaleSetId: string, instanceId: string, at: number) => void): void {
+        this.deleteListeners.push(listener);
+    }
+
+    /** Called when a scale-out creates an instance; `runsAt` is when its VM will run (if it provisions). */
+    onCreate(listener: (scaleSetId: string, instanceId: string, runsAt: number) => void): void {
+        this.createListeners.push(listener);
+    }
+
+    /** Called after every request the module answered (e.g. to sample the ring's state). */
+    afterRequest(listener: (what: string) => void): void {
+        this.requestListeners.push(listener);
+    }
+
+    /** The next instances a scale-out creates take these scenarios, in order (then the defaults). */
+    nextInstances(scaleSetId: string, scenarios: InstanceScenario[]): void {
+        const key = lower(this.scaleSet(scaleSetId).id);
+        this.newInstanceScenarios.set(key, [...(this.newInstanceScenarios.get(key) ?? []), ...scenarios]);
+    }
+
+    /** sku.capacity as Azure reports it: the instances not being deleted. */
+    capacity(scaleSetId: string): number {
+        this.settle(this.now());
+        return this.capacityOf(this.scaleSet(scaleSetId));
     }
 
     /** When the instance's last upgrade/reimage started and ended (ended undefined while it runs). */
@@ -415,6 +495,8 @@ export class ComputeModule implements ResourceProviderModule {
                 for (const inst of s.instances.values()) {
                     const op = inst.operation;
                     if (op) consider(op.endsAt, () => this.finishOperation(s, inst, op.endsAt));
+                    const del = inst.deleting;
+                    if (del) consider(del.endsAt, () => this.finishDelete(s, inst));
                 }
                 const queued = s.queuedRolling;
                 if (queued) {
@@ -463,7 +545,7 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     private health(inst: InstanceState, now: number): HealthCode {
-        if (inst.operation) return "unknown";
+        if (inst.operation || inst.deleting || inst.provisioningFailed) return "unknown";
         if (inst.bootedAt === undefined) return inst.seedHealth;
         if (now < inst.bootedAt + this.healthDelayMs(inst)) return "unknown";
         return inst.scenario.healthAfterUpgrade ?? "healthy";
@@ -482,10 +564,66 @@ export class ComputeModule implements ResourceProviderModule {
         if (!op) return;
         inst.imageReferenceId = op.image;
         inst.operation = undefined;
+        if (op.kind === "create" && inst.scenario.provisioningFails) {
+            inst.provisioningFailed = true;
+            inst.lastOperationAt = at;
+            return;
+        }
         inst.lastOperationStartedAt = op.startedAt;
         inst.bootedAt = at;
         inst.lastOperationAt = at;
         for (const l of this.reimageListeners) l(s.id, inst.instanceId, "end", at);
+    }
+
+    private capacityOf(s: ScaleSetState): number {
+        return [...s.instances.values()].filter((i) => !i.deleting).length;
+    }
+
+    private provisioningState(inst: InstanceState): string {
+        if (inst.deleting) return "Deleting";
+        if (inst.provisioningFailed) return "Failed";
+        if (inst.operation) return inst.operation.kind === "create" ? "Creating" : "Updating";
+        return "Succeeded";
+    }
+
+    /** A scale-out: new instances on the current model, each in the zone with the fewest instances. */
+    private createInstances(s: ScaleSetState, count: number, now: number): void {
+        for (let n = 0; n < count; n++) {
+            const instanceId = String(s.nextInstanceId++);
+            const live = [...s.instances.values()].filter((i) => !i.deleting);
+            const zone = s.zones.length ? [...s.zones].sort((a, b) => live.filter((i) => i.zone === a).length - live.filter((i) => i.zone === b).length || (a < b ? -1 : 1))[0] : undefined;
+            const queue = this.newInstanceScenarios.get(lower(s.id));
+            const scenario = queue?.shift() ?? {};
+            const inst: InstanceState = {
+                instanceId,
+                vmId: guid(`${s.id}/${instanceId}`),
+                computerName: computerNameFor(s.computerNamePrefix, instanceId),
+                zone,
+                imageReferenceId: s.imageReferenceId,
+                modelGeneration: s.modelGeneration,
+                seedHealth: "healthy",
+                lastOperationAt: now,
+                upgrades: 0,
+                reimages: 0,
+                scenario,
+            };
+            const runsAt = now + (scenario.provisionSeconds ?? this.provisionSeconds) * 1000;
+            inst.operation = { startedAt: now, endsAt: runsAt, image: s.imageReferenceId, kind: "create" };
+            s.instances.set(instanceId, inst);
+            for (const l of this.createListeners) if (!scenario.provisioningFails) l(s.id, instanceId, runsAt);
+        }
+    }
+
+    private beginDelete(s: ScaleSetState, inst: InstanceState, now: number): void {
+        if (inst.deleting) return;
+        inst.deleting = { startedAt: now, endsAt: now + this.deleteSeconds * 1000 };
+        for (const l of this.deleteListeners) l(s.id, inst.instanceId, now);
+    }
+
+    private finishDelete(s: ScaleSetState, inst: InstanceState): void {
+        inst.operation = undefined;
+        s.instances.delete(inst.instanceId);
+        for (const l of this.removalListeners) l(s.id, inst.instanceId);
     }
 
     private applyModelImage(s: ScaleSetState, imageReferenceId: string, now: number): void {
@@ -567,7 +705,7 @@ export class ComputeModule implements ResourceProviderModule {
             vmId: inst.vmId,
             imageReferenceId: inst.imageReferenceId,
             latestModelApplied: this.latest(s, inst),
-            provisioningState: inst.operation ? "Updating" : "Succeeded",
+            provisioningState: this.provisioningState(inst),
             health: this.health(inst, now),
             upgrades: inst.upgrades,
             reimages: inst.reimages,
@@ -585,7 +723,7 @@ export class ComputeModule implements ResourceProviderModule {
         body.location = s.location;
         body.tags = this.tags(s.id);
         body.etag = `"${s.etag}"`;
-        body.sku = { name: s.vmSize, tier: "Standard", capacity: s.instances.size };
+        body.sku = { name: s.vmSize, tier: "Standard", capacity: this.capacityOf(s) };
         props.upgradePolicy = { mode: s.upgradeMode, rollingUpgradePolicy: { ...s.policy } };
         storage.imageReference = { id: s.imageReferenceId };
         (storage.osDisk as Record<string, unknown>).osType = "Windows";
@@ -616,7 +754,7 @@ export class ComputeModule implements ResourceProviderModule {
         if (inst.zone) item.zones = [inst.zone];
         props.latestModelApplied = this.latest(s, inst);
         props.vmId = inst.vmId;
-        props.provisioningState = inst.operation ? "Updating" : "Succeeded";
+        props.provisioningState = this.provisioningState(inst);
         props.hardwareProfile = { vmSize: s.vmSize };
         storage.imageReference = { id: inst.imageReferenceId };
         const osDisk = storage.osDisk as Record<string, unknown>;
@@ -649,9 +787,13 @@ export class ComputeModule implements ResourceProviderModule {
             platformFaultDomain: example.platformFaultDomain,
             computerName: inst.computerName,
             osName: "Windows 11 Enterprise multi-session",
-            statuses: inst.operation
-                ? [status("ProvisioningState/updating", "Updating"), status("PowerState/stopped", "VM stopped")]
-                : [status("ProvisioningState/succeeded", "Provisioning succeeded", inst.lastOperationAt), status("PowerState/running", "VM running")],
+            statuses: inst.deleting
+                ? [status("ProvisioningState/deleting", "Deleting"), status("PowerState/stopped", "VM stopped")]
+                : inst.provisioningFailed
+                  ? [status("ProvisioningState/failed/OSProvisioningTimedOut", "Provisioning failed", inst.lastOperationAt), status("PowerState/stopped", "VM stopped")]
+                  : inst.operation
+                    ? [status(`ProvisioningState/${inst.operation.kind === "create" ? "creating" : "updating"}`, inst.operation.kind === "create" ? "Creating" : "Updating"), status(inst.operation.kind === "create" ? "PowerState/starting" : "PowerState/stopped", inst.operation.kind === "create" ? "VM starting" : "VM stopped")]
+                    : [status("ProvisioningState/succeeded", "Provisioning succeeded", inst.lastOperationAt), status("PowerState/running", "VM running")],
         };
         const health = this.health(inst, now);
         if (health !== "none") {
@@ -693,8 +835,67 @@ export class ComputeModule implements ResourceProviderModule {
             s.etag += 1;
         }
         const image = ((props?.virtualMachineProfile as Record<string, unknown> | undefined)?.storageProfile as Record<string, unknown> | undefined)?.imageReference as Record<string, unknown> | undefined;
+        const sku = typeof body === "object" && body !== null ? ((body as Record<string, unknown>).sku as Record<string, unknown> | undefined) : undefined;
+        const capacity = sku?.capacity;
+        if (capacity !== undefined && (typeof capacity !== "number" || !Number.isInteger(capacity) || capacity < 0 || capacity > 1000)) {
+            // Uniform scale sets hold 0 to 1000 instances (docs: "Working with large virtual machine scale sets").
+            return fake.error(400, "InvalidParameter", `The value ${JSON.stringify(capacity)} of parameter 'sku.capacity' is invalid: a scale set holds 0 to 1000 instances.`);
+        }
         if (image && typeof image.id === "string") this.applyModelImage(s, image.id, req.now);
+        if (typeof capacity === "number" && capacity !== this.capacityOf(s)) {
+            const previous = this.capacityOf(s);
+            if (capacity > previous) this.createInstances(s, capacity - previous, req.now);
+            else {
+                const live = [...s.instances.values()].filter((i) => !i.deleting).sort((a, b) => Number(b.instanceId) - Number(a.instanceId));
+                for (const inst of live.slice(0, previous - capacity)) this.beginDelete(s, inst, req.now);
+            }
+            s.etag += 1;
+            this.capacityChanges.push({ scaleSetId: s.id, capacity, previous, time: req.now });
+            // An update that changes instances is a long-running operation: 200 with the resource "Updating" and the status URLs.
+            const changed = [...s.instances.values()].filter((i) => i.operation?.kind === "create" || i.deleting);
+            const op = fake.startOperation({
+                namespace: "Microsoft.Compute",
+                location: s.location,
+                apiVersion: COMPUTE_API_VERSION,
+                advance: () => {
+                    this.settle(fake.clock.now());
+                    return changed.every((i) => i.operation === undefined && (!i.deleting || !s.instances.has(i.instanceId))) ? { status: "Succeeded" } : undefined;
+                },
+            });
+            const updating = this.scaleSetBody(s);
+            (updating.properties as Record<string, unknown>).provisioningState = "Updating";
+            return fake.accepted(op, { asyncOperation: true }, 200, updating);
+        }
         return { status: 200, body: this.scaleSetBody(s) };
+    }
+
+    /** VirtualMachineScaleSets_DeleteInstances: vmInstanceIDs.instanceIds is required (VirtualMachineScaleSetVMInstanceRequiredIDs). */
+    private deleteInstances(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const s = this.find(req);
+        if (!s) return this.notFound(req);
+        const raw = typeof req.body === "object" && req.body !== null ? (req.body as Record<string, unknown>).instanceIds : undefined;
+        if (!Array.isArray(raw) || raw.length === 0 || raw.some((x) => typeof x !== "string")) {
+            return fake.error(400, "InvalidParameter", "Required parameter 'instanceIds' is missing (null).");
+        }
+        const targets: InstanceState[] = [];
+        for (const id of raw as string[]) {
+            const inst = s.instances.get(id);
+            if (!inst) return fake.error(400, "InvalidParameter", `The provided instanceId ${id} is not an active Virtual Machine Scale Set VM instanceId.`);
+            targets.push(inst);
+        }
+        for (const inst of targets) this.beginDelete(s, inst, req.now);
+        this.deletions.push({ scaleSetId: s.id, instanceIds: targets.map((t) => t.instanceId), time: req.now });
+        const op = fake.startOperation({
+            namespace: "Microsoft.Compute",
+            location: s.location,
+            apiVersion: COMPUTE_API_VERSION,
+            advance: () => {
+                this.settle(fake.clock.now());
+                return targets.every((t) => !s.instances.has(t.instanceId)) ? { status: "Succeeded" } : undefined;
+            },
+        });
+        return fake.accepted(op, { asyncOperation: true, location: true });
     }
 
     private listInstances(req: FakeRequest): FakeResponse {
@@ -726,8 +927,8 @@ export class ComputeModule implements ResourceProviderModule {
         for (const id of ids) {
             const inst = s.instances.get(id);
             if (!inst) return fake.error(400, "InvalidParameter", `The provided instanceId ${id} is not an active Virtual Machine Scale Set VM instanceId.`);
-            if (inst.operation) {
-                return fake.error(409, "OperationNotAllowed", `Operation '${kind === "upgrade" ? "manualupgrade" : "reimage"}' is not allowed on VM '${s.name}_${id}' since the VM is being updated.`);
+            if (inst.operation || inst.deleting) {
+                return fake.error(409, "OperationNotAllowed", `Operation '${kind === "upgrade" ? "manualupgrade" : "reimage"}' is not allowed on VM '${s.name}_${id}' since the VM is ${inst.deleting ? "being deleted" : inst.operation?.kind === "create" ? "being created" : "being updated"}.`);
             }
             targets.push(inst);
         }

@@ -12,6 +12,13 @@
 // Disconnected users may reconnect, and sendMessage to a session that is not Active answers
 // 200 without the user seeing it. An upgrade or reimage ends every user session still on the
 // host, which the module records, so a test can prove nobody was thrown out by a reimage.
+// Scale-out and scale-in, for the surge rollout: a new instance's agent registers as a session
+// host `registerSeconds` after its VM runs (allowNewSession true, status from its first
+// heartbeat); until then the pool does not list it. SessionHosts_Delete (200, or 204 when the
+// host does not exist) refuses a host that still has user sessions unless `force=true` (the
+// spec's `force`: "force sessionHost deletion even when userSession exists"; the spec gives the
+// refusal no own status, the fake answers 400 as a CloudError). Deleting a VM whose session
+// host still has sessions records them, as a reimage does.
 import { parseResourceId } from "../../tools/azure/ids";
 import type { ComputeModule } from "./compute";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
@@ -53,6 +60,14 @@ export interface HostPoolSeed {
     hostNameSuffix?: string;
     /** Instances that never registered in the pool. */
     unregistered?: string[];
+}
+
+export interface AcceptingSample {
+    time: number;
+    /** Session hosts that would take a new user now: registered, Available, not in drain mode, their VM not being deleted. */
+    accepting: number;
+    /** What was just answered. */
+    after: string;
 }
 
 export interface MessageRecord {
@@ -110,8 +125,10 @@ interface SessionHost {
     scenario: Required<SessionHostScenario>;
     sessions: UserSession[];
     statusTimestamp: number;
-    /** When its VM was deleted. */
+    /** When its VM was deleted (or Azure started deleting it). */
     removedAt?: number;
+    /** A new instance's host: the pool lists it from this time (its agent's first registration). */
+    registersAt?: number;
     /** The VMSS VM id and VM id it registered with (kept after the VM is deleted, as AVD does). */
     resourceId: string;
     vmId: string;
@@ -123,7 +140,10 @@ interface HostPool {
     resourceGroupName: string;
     location: string;
     scaleSetId: string;
+    hostNameSuffix: string;
     hosts: Map<string, SessionHost>;
+    /** Scenarios the next new instances' session hosts take, in order. */
+    nextScenarios: SessionHostScenario[];
     nextSessionId: number;
 }
 
@@ -145,6 +165,12 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     readonly drainChanges: DrainRecord[] = [];
     /** Sessions that were still on a host when Azure upgraded or reimaged it. */
     readonly sessionsLostToReimage: Array<{ sessionHostName: string; userPrincipalName: string; time: number }> = [];
+    /** Sessions that were still on a session host when it or its VM was deleted. */
+    readonly sessionsLostToDeletion: Array<{ sessionHostName: string; userPrincipalName: string; time: number; by: "vm" | "sessionHost" }> = [];
+    /** Every session host removed from a pool (SessionHosts_Delete answered 200). */
+    readonly sessionHostDeletions: Array<{ sessionHostName: string; force: boolean; time: number }> = [];
+    /** Hosts accepting new sessions, sampled after every request the compute and AVD modules answer. */
+    readonly acceptingSamples: AcceptingSample[] = [];
     private fake?: FakeAzure;
     private readonly pools = new Map<string, HostPool>();
     private readonly compute: ComputeModule;
@@ -158,12 +184,39 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         this.heartbeatTimeoutMs = (options.heartbeatTimeoutSeconds ?? 90) * 1000;
         this.compute.onRemove((scaleSetId, instanceId) => {
             // A deleted VM's session host stays registered (AVD does not remove it) and stops heartbeating.
-            for (const pool of this.pools.values()) {
-                if (lower(pool.scaleSetId) !== lower(scaleSetId)) continue;
+            for (const pool of this.poolsOf(scaleSetId)) {
                 const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
-                if (host) host.removedAt = this.now();
+                if (host && host.removedAt === undefined) host.removedAt = this.now();
+                if (host && host.registersAt !== undefined && this.now() < host.registersAt) pool.hosts.delete(host.name.toLowerCase());
             }
         });
+        this.compute.onDeleteBegin((scaleSetId, instanceId, at) => {
+            for (const pool of this.poolsOf(scaleSetId)) {
+                const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
+                if (!host) continue;
+                for (const s of this.present(host, at)) this.sessionsLostToDeletion.push({ sessionHostName: host.name, userPrincipalName: s.userPrincipalName, time: at, by: "vm" });
+                host.sessions = [];
+                host.removedAt = at;
+            }
+        });
+        this.compute.onCreate((scaleSetId, instanceId, runsAt) => {
+            for (const pool of this.poolsOf(scaleSetId)) {
+                const scenario = { status: "Available", statusAfterUpgrade: "Available", registerSeconds: 120, ...pool.nextScenarios.shift() };
+                const name = `${this.compute.computerName(scaleSetId, instanceId)}${pool.hostNameSuffix}`;
+                pool.hosts.set(name.toLowerCase(), {
+                    name,
+                    instanceId,
+                    allowNewSession: true,
+                    scenario,
+                    sessions: [],
+                    statusTimestamp: runsAt,
+                    registersAt: runsAt + scenario.registerSeconds * 1000,
+                    resourceId: this.compute.instanceResourceId(scaleSetId, instanceId),
+                    vmId: this.compute.vmId(scaleSetId, instanceId),
+                });
+            }
+        });
+        this.compute.afterRequest((what) => this.sample(what));
         this.compute.onReimage((scaleSetId, instanceId, kind, at) => {
             if (kind !== "begin") return;
             for (const pool of this.pools.values()) {
@@ -188,12 +241,14 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
             if (refused) return refused;
             this.compute.settle(req.now);
             const res = h(req);
+            this.sample(`${req.method} ${req.path}`);
             return crash.trips(req) ? (crash.refuse() as FakeResponse) : res;
         };
         fake.route({ method: "GET", pattern: pool, apiVersion: v, handler: guard((r) => this.getPool(r)) });
         fake.route({ method: "GET", pattern: `${pool}/sessionHosts`, apiVersion: v, handler: guard((r) => this.listHosts(r)) });
         fake.route({ method: "GET", pattern: host, apiVersion: v, handler: guard((r) => this.getHost(r)) });
         fake.route({ method: "PATCH", pattern: host, apiVersion: v, handler: guard((r) => this.patchHost(r)) });
+        fake.route({ method: "DELETE", pattern: host, apiVersion: v, handler: guard((r) => this.deleteHost(r)) });
         fake.route({ method: "GET", pattern: `${pool}/userSessions`, apiVersion: v, handler: guard((r) => this.listPoolSessions(r)) });
         fake.route({ method: "GET", pattern: `${host}/userSessions`, apiVersion: v, handler: guard((r) => this.listHostSessions(r)) });
         fake.route({ method: "DELETE", pattern: `${host}/userSessions/{userSessionId}`, apiVersion: v, handler: guard((r) => this.logOff(r)) });
@@ -210,7 +265,9 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
             resourceGroupName: id.resourceGroupName ?? "",
             location: seed.location ?? "westeurope",
             scaleSetId: seed.scaleSetId,
+            hostNameSuffix: seed.hostNameSuffix ?? "",
             hosts: new Map(),
+            nextScenarios: [],
             nextSessionId: 1,
         };
         for (const instanceId of this.compute.instanceIds(seed.scaleSetId)) {
@@ -252,6 +309,24 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         host.scenario = { ...host.scenario, ...scenario };
     }
 
+    /** The session hosts of the next new instances take these scenarios, in order (then the defaults). */
+    nextSessionHosts(hostPoolId: string, scenarios: SessionHostScenario[]): void {
+        this.pool(hostPoolId).nextScenarios.push(...scenarios);
+    }
+
+    /** Hosts that would take a new user now (see AcceptingSample). */
+    accepting(hostPoolId: string): number {
+        const pool = this.pool(hostPoolId);
+        const now = this.now();
+        return this.listed(pool, now).filter((h) => h.allowNewSession && h.removedAt === undefined && this.compute.hasInstance(pool.scaleSetId, h.instanceId) && this.status(pool, h, now) === "Available").length;
+    }
+
+    /** Whether the pool lists the instance's session host now. */
+    isRegistered(hostPoolId: string, instanceId: string): boolean {
+        const pool = this.pool(hostPoolId);
+        return this.listed(pool, this.now()).some((h) => h.instanceId === instanceId);
+    }
+
     /** Drain mode set from outside the rollout (an admin, or a previous run). */
     setAllowNewSession(hostPoolId: string, instanceId: string, allowNewSession: boolean): void {
         this.hostOf(this.pool(hostPoolId), instanceId).allowNewSession = allowNewSession;
@@ -266,7 +341,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     sessionHosts(hostPoolId: string): SessionHostSnapshot[] {
         const pool = this.pool(hostPoolId);
         this.compute.settle(this.now());
-        return [...pool.hosts.values()].map((h) => this.snapshot(pool, h, this.now()));
+        return this.listed(pool, this.now()).map((h) => this.snapshot(pool, h, this.now()));
     }
 
     // ---- state ----
@@ -282,8 +357,21 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         return p;
     }
 
+    private poolsOf(scaleSetId: string): HostPool[] {
+        return [...this.pools.values()].filter((p) => lower(p.scaleSetId) === lower(scaleSetId));
+    }
+
+    /** The hosts the pool lists at `now`: a new instance's host only once its agent has registered. */
+    private listed(pool: HostPool, now: number): SessionHost[] {
+        return [...pool.hosts.values()].filter((h) => h.registersAt === undefined || now >= h.registersAt);
+    }
+
+    private sample(after: string): void {
+        for (const [id] of this.pools) this.acceptingSamples.push({ time: this.now(), accepting: this.accepting(id), after });
+    }
+
     private hostOf(pool: HostPool, instanceId: string): SessionHost {
-        const host = [...pool.hosts.values()].find((h) => h.instanceId === instanceId);
+        const host = this.listed(pool, this.now()).find((h) => h.instanceId === instanceId);
         if (!host) throw new Error(`instance ${instanceId} has no session host in ${pool.name}`);
         return host;
     }
@@ -295,7 +383,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     private heartbeat(pool: HostPool, host: SessionHost, now: number): { at: number; status: string } | undefined {
         const origin = Date.UTC(2025, 11, 1);
         const tick = (from: number, until: number) => (until < from ? undefined : from + Math.floor((until - from) / this.heartbeatMs) * this.heartbeatMs);
-        if (host.removedAt !== undefined && !this.compute.hasInstance(pool.scaleSetId, host.instanceId)) {
+        if (host.removedAt !== undefined) {
             const at = tick(origin, host.removedAt);
             return at === undefined ? undefined : { at, status: host.scenario.status };
         }
@@ -410,7 +498,8 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     private findHost(req: FakeRequest): { pool: HostPool; host: SessionHost } | FakeResponse {
         const pool = this.findPool(req);
         if (!pool) return this.poolNotFound(req);
-        const host = pool.hosts.get(req.params.sessionHostName.toLowerCase());
+        const candidate = pool.hosts.get(req.params.sessionHostName.toLowerCase());
+        const host = candidate && (candidate.registersAt === undefined || req.now >= candidate.registersAt) ? candidate : undefined;
         if (!host) return (this.fake as FakeAzure).error(404, "ResourceNotFound", `SessionHost '${req.params.sessionHostName}' could not be found in host pool '${pool.name}'.`);
         return { pool, host };
     }
@@ -435,7 +524,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const pool = this.findPool(req);
         if (!pool) return this.poolNotFound(req);
         const fake = this.fake as FakeAzure;
-        const hosts = [...pool.hosts.values()];
+        const hosts = this.listed(pool, req.now);
         // One list (all its pages) is one look at every host, as one poll is in a real rollout.
         if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h, req.now);
         return fake.page(req, hosts, (h) => this.hostBody(pool, h, req.now));
@@ -461,11 +550,29 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         return { status: 200, body: this.hostBody(found.pool, found.host, req.now) };
     }
 
+    /** SessionHosts_Delete: 200 removed, 204 no such host; sessions refuse it unless force=true. */
+    private deleteHost(req: FakeRequest): FakeResponse {
+        const fake = this.fake as FakeAzure;
+        const pool = this.findPool(req);
+        if (!pool) return this.poolNotFound(req);
+        const host = pool.hosts.get(req.params.sessionHostName.toLowerCase());
+        if (!host || (host.registersAt !== undefined && req.now < host.registersAt)) return { status: 204 };
+        const force = (req.query.get("force") ?? "").toLowerCase() === "true";
+        const sessions = this.present(host, req.now);
+        if (sessions.length > 0 && !force) {
+            return fake.error(400, "BadRequest", `SessionHost '${host.name}' has ${sessions.length} user session(s); sign them out or pass force=true to remove it anyway.`);
+        }
+        for (const s of sessions) this.sessionsLostToDeletion.push({ sessionHostName: host.name, userPrincipalName: s.userPrincipalName, time: req.now, by: "sessionHost" });
+        pool.hosts.delete(host.name.toLowerCase());
+        this.sessionHostDeletions.push({ sessionHostName: host.name, force, time: req.now });
+        return { status: 200 };
+    }
+
     private listPoolSessions(req: FakeRequest): FakeResponse {
         const pool = this.findPool(req);
         if (!pool) return this.poolNotFound(req);
         const fake = this.fake as FakeAzure;
-        const hosts = [...pool.hosts.values()];
+        const hosts = this.listed(pool, req.now);
         const sessions = hosts.flatMap((h) => this.present(h, req.now).map((s) => ({ h, s })));
         if (fake.isFirstPage(req)) for (const h of hosts) this.observed(h, req.now);
         return fake.page(req, sessions, ({ h, s }) => this.sessionBody(pool, h, s));

@@ -364,3 +364,36 @@ export async function readHosts(arm: ArmClient, t: Targets): Promise<Host[]> {
     const sessionHosts = await listSessionHosts(arm, t.hostPool);
     return joinHosts(instances, sessionHosts, t);
 }
+
+/**
+ * Sets the scale set's sku.capacity (VirtualMachineScaleSets_Update, a PATCH with only the sku:
+ * Azure creates new instances on the current model, or removes instances by its scale-in
+ * policy). The update is a long-running operation, but the instances tell the surge rollout all
+ * it needs, so it is not followed; a PATCH of an absolute value may be repeated safely.
+ */
+export async function setCapacity(arm: ArmClient, vmss: ResourceId, capacity: number): Promise<void> {
+    await arm.patch(vmss.id, { apiVersion: COMPUTE_API_VERSION, body: { sku: { capacity } } });
+}
+
+/**
+ * Deletes instances (VirtualMachineScaleSets_DeleteInstances, POST .../delete with their ids, an
+ * LRO). Azure lowers sku.capacity by their number as it accepts the request. Returns the
+ * operation; the instance list (provisioningState Deleting, then gone) tells the same.
+ */
+export async function beginDeleteInstances(arm: ArmClient, vmss: ResourceId, instanceIds: string[], pollMs: number): Promise<LroPoller> {
+    return arm.begin("POST", `${vmss.id}/delete`, { apiVersion: COMPUTE_API_VERSION, body: { instanceIds }, pollIntervalMs: pollMs });
+}
+
+/**
+ * Removes a session host object from the host pool (SessionHosts_Delete, 200, or 204 when it is
+ * already gone). Never with force: AVD then refuses a host that still has user sessions, a last
+ * guard beside the rollout's own session check.
+ */
+export async function deleteSessionHost(arm: ArmClient, hostPool: ResourceId, sessionHostName: string): Promise<void> {
+    const { resourceGroupName, hostPoolName } = poolParts(hostPool);
+    try {
+        await desktopVirtualizationClient(arm, hostPool).sessionHosts.delete(resourceGroupName, hostPoolName, sessionHostName, { force: false });
+    } catch (e) {
+        if (!isNotFound(e)) throw e;
+    }
+}

@@ -4,7 +4,7 @@
 import { rolloutWindowFromJson } from "../../src/config/window";
 import type { RolloutPolicy } from "../../src/rollout/planner";
 import type { RolloutWindow } from "../../src/rollout/window";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, UPGRADE_MODES } from "../../src/tools/environment";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, ROLLOUT_STRATEGIES, UPGRADE_MODES } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -42,12 +42,16 @@ export interface RolloutInputs extends Targets {
     maxRunMs?: number;
     /** Sign out Disconnected sessions at the drain timeout (AVD_LOG_OFF_DISCONNECTED, default false). */
     logOffDisconnectedSessions: boolean;
+    /** AVD_ROLLOUT_STRATEGY (default reimage) and, for surge, the configured capacity (AVD_CAPACITY) it returns the scale set to. */
+    strategy: RolloutStrategyInput;
     /** The session hosts' subnet and VM size (AVD_SUBNET_ID, AVD_VM_SIZE), for the surge preflight. */
     subnet?: ResourceId;
     vmSize?: string;
     /** When hosts may be drained (AVD_ROLLOUT_WINDOW); undefined = at any time. */
     window?: RolloutWindow;
 }
+
+export type RolloutStrategyInput = { kind: "reimage" } | { kind: "surge"; capacity: number };
 
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
@@ -130,6 +134,7 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         healthTimeoutMs: r.integer(V.healthTimeoutMinutes, 45) * 60_000,
         ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
         logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
+        strategy: r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" },
         ...(subnet === undefined ? {} : { subnet: typedId(subnet, "Microsoft.Network/virtualNetworks/subnets", V.subnetId.name) }),
         ...(vmSize === undefined ? {} : { vmSize }),
         ...(window === undefined ? {} : { window }),

@@ -12,7 +12,7 @@ import { isReady, notReadyReason, type HostState } from "../../src/rollout/hosts
 import { batchSize, initialProgress, isDrainedByOthers, nextBatchLimit, planNextBatch } from "../../src/rollout/planner";
 import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azure/arm";
 import { sameResourceId } from "../azure/ids";
-import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type UserSession } from "./azure";
+import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
@@ -50,6 +50,26 @@ const UPGRADE_ATTEMPTS = 4;
 function describeHost(h: HostState): string {
     const parts = [h.busy ? "upgrading" : `health ${h.health}`, h.avdStatus === undefined ? "not registered" : h.heartbeatStale ? `${h.avdStatus} (no heartbeat since the upgrade)` : h.avdStatus];
     return parts.join(", ");
+}
+
+/** The checks both strategies make before they take the lock: a pinned version the model already references, and Manual upgrades. */
+export function refuseUnsuitableModel(model: ScaleSetModel, t: RolloutInputs): void {
+    if (model.imageReferenceId !== undefined && sameResourceId(model.imageReferenceId, t.imageDefinitionId)) {
+        throw new ToolFailure(
+            `the scale set ${model.name} references the image definition (useLatestImage: true), not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
+            ["Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, \"Floating image references\")."],
+        );
+    }
+    if (!modelReferencesTarget(model, t)) {
+        throw new ToolFailure(
+            `the scale set ${model.name} does not reference image version ${t.imageVersion}: its model has ${model.imageReferenceText}. The rollout moves instances onto the scale set's model, so it runs after \`pulumi up\` has updated the model; check that the scale set and the rollout get the same imageVersionId.`,
+        );
+    }
+    if (model.upgradeMode !== undefined && model.upgradeMode !== "Manual") {
+        throw new ToolFailure(
+            `the scale set ${model.name} uses upgrade mode ${model.upgradeMode}: Azure upgrades its instances itself, so the drain-aware rollout must not run beside it. Rings with upgradeMode ${model.upgradeMode} only run the health gate.`,
+        );
+    }
 }
 
 type Phase = { kind: "idle" } | { kind: "draining"; drainedNow: HostState[] } | { kind: "upgrading"; hosts: HostState[] };
@@ -119,22 +139,7 @@ export class Rollout {
     async execute(): Promise<RolloutResult> {
         const t = this.inputs;
         const model = await getScaleSet(this.arm, t.vmss);
-        if (model.imageReferenceId !== undefined && sameResourceId(model.imageReferenceId, t.imageDefinitionId)) {
-            throw new ToolFailure(
-                `the scale set ${model.name} references the image definition (useLatestImage: true), not version ${t.imageVersion}: publishing a version leaves such a model unchanged, so a manual upgrade has nothing to move and the instance view cannot prove which version a host runs. Nothing was drained.`,
-                ["Manual rings pin the version: set sessionHosts.useLatestImage: false (the default) and run `pulumi up` again (docs/rollout.md, \"Floating image references\")."],
-            );
-        }
-        if (!modelReferencesTarget(model, t)) {
-            throw new ToolFailure(
-                `the scale set ${model.name} does not reference image version ${t.imageVersion}: its model has ${model.imageReferenceText}. The rollout moves instances onto the scale set's model, so it runs after \`pulumi up\` has updated the model; check that the scale set and the rollout get the same imageVersionId.`,
-            );
-        }
-        if (model.upgradeMode !== undefined && model.upgradeMode !== "Manual") {
-            throw new ToolFailure(
-                `the scale set ${model.name} uses upgrade mode ${model.upgradeMode}: Azure upgrades its instances itself, so the drain-aware rollout must not run beside it. Rings with upgradeMode ${model.upgradeMode} only run the health gate.`,
-            );
-        }
+        refuseUnsuitableModel(model, t);
         try {
             await this.marker.acquire();
             this.started = true;
