@@ -22,6 +22,7 @@ import { describeFailure } from "./rollout/failure";
 import { InputError, readRolloutInputs } from "./rollout/env";
 import { defaultOwner } from "./rollout/marker";
 import { Rollout } from "./rollout/rolloutRunner";
+import { rolloutChecks } from "./rollout/checks";
 import type { RolloutHooks } from "./rollout/hooks";
 import { SurgeRollout } from "./rollout/surgeRunner";
 
@@ -46,7 +47,8 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
             // No single Retry-After may outlast the longest phase the rollout itself would wait for.
             maxRetryWaitMs: Math.max(inputs.drainTimeoutMs, inputs.healthTimeoutMs),
         });
-        const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks: options.hooks };
+        const hooks = options.hooks ?? rolloutChecks(arm, inputs, (line) => heartbeat.line(line), arm.clock.now());
+        const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks };
         rollout = inputs.strategy.kind === "surge" ? new SurgeRollout(arm, inputs, io, runnerOptions) : new Rollout(arm, inputs, io, runnerOptions);
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));

@@ -21,6 +21,8 @@ export const TAGS_API_VERSION = "2021-04-01";
 
 export interface ScaleSetModel {
     name: string;
+    /** The region, for the surge preflight's quota lookup. */
+    location?: string;
     capacity?: number;
     imageReferenceId?: string;
     /** Marketplace reference, for messages when the model does not use a gallery image. */
@@ -36,6 +38,7 @@ export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<Sca
     const id = optionalString(ref, "id");
     return {
         name: optionalString(body, "name") ?? vmss.name,
+        location: optionalString(body, "location"),
         capacity: optionalNumber(body, "sku.capacity"),
         imageReferenceId: id,
         imageReferenceText: id ?? ([ref.publisher, ref.offer, ref.sku, ref.version].filter((x) => typeof x === "string").join(":") || "no image reference"),

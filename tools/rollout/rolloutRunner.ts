@@ -14,6 +14,7 @@ import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azu
 import { sameResourceId } from "../azure/ids";
 import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
+import type { RolloutHooks } from "./hooks";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
 import { list, table } from "./report";
@@ -36,6 +37,8 @@ export interface RolloutOptions {
     stop?: AbortSignal;
     /** Who holds the lock, for a second run's message (user@host). */
     owner?: string;
+    /** Checks before the first change and before each batch's drain (./hooks.ts). */
+    hooks?: RolloutHooks;
 }
 
 /** Users always get at least this long between the warning and a forced sign-out. */
@@ -79,6 +82,7 @@ export class Rollout {
     private readonly run = { attempted: new Set<string>(), nextBatchLimit: initialProgress().nextBatchLimit };
     private readonly marker: RolloutMarker;
     private readonly stop?: AbortSignal;
+    private readonly hooks: RolloutHooks;
     private upgraded = 0;
     private readonly signedOut = { active: 0, disconnected: 0 };
     private lastLogAt: number;
@@ -99,6 +103,7 @@ export class Rollout {
         this.progress = new Progress(io, arm.clock);
         this.lastLogAt = arm.clock.now();
         this.stop = options.stop;
+        this.hooks = options.hooks ?? {};
         this.marker = new RolloutMarker(arm, inputs.vmss, options.owner ?? "unknown", inputs.imageVersion, () => this.sleep(Math.min(LOCK_SETTLE_MS, inputs.pollMs)));
     }
 
@@ -143,7 +148,7 @@ export class Rollout {
         try {
             await this.marker.acquire();
             this.started = true;
-            const result = await this.roll(model.name);
+            const result = await this.roll(model);
             for (const line of this.report()) this.progress.line(line);
             return result;
         } catch (e) {
@@ -163,7 +168,8 @@ export class Rollout {
         return hosts;
     }
 
-    private async roll(scaleSetName: string): Promise<RolloutResult> {
+    private async roll(model: ScaleSetModel): Promise<RolloutResult> {
+        const scaleSetName = model.name;
         const t = this.inputs;
         const startedAt = this.now();
         if (t.forceLogoffIgnored) {
@@ -196,6 +202,17 @@ export class Rollout {
                 continue;
             }
             if (!plan.resume && t.maxRunMs !== undefined && this.now() - startedAt >= t.maxRunMs) throw this.timeBoxed(hosts);
+            // Plug-in point (./hooks.ts): a new batch drains only when permitted (maintenance window); hosts in flight were finished above.
+            const permit = plan.resume ? { allowed: true as const } : (this.hooks.mayStartDraining?.(this.now()) ?? { allowed: true as const });
+            if (!permit.allowed) {
+                if (permit.retryAt === undefined) throw this.notPermitted(permit.reason, hosts);
+                this.log(`no host may start draining now (${permit.reason}): waiting with every host in service`);
+                await this.waitFor(permit.retryAt - this.now(), (left) => `waiting to drain (${permit.reason}); ${describeDuration(left)} left`);
+                hosts = await this.snapshot();
+                continue;
+            }
+            // Plug-in point: once, before the first drain (the preflight; reimage adds no instances).
+            if (batches === 0) await this.hooks.beforeFirstChange?.({ strategy: "reimage", scaleSet: model, hosts, surgeInstances: 0 });
             if (pauseFirst && plan.upgrade.length > 0 && t.pauseMs > 0) {
                 // Plan again after the pause: hosts that turned unhealthy meanwhile count.
                 this.log(`pausing ${describeDuration(t.pauseMs)} before the next batch`);
@@ -603,6 +620,13 @@ export class Rollout {
     private timeBoxed(hosts: readonly HostState[]): ToolFailure {
         const minutes = Math.round((this.inputs.maxRunMs ?? 0) / 60_000);
         return new ToolFailure(`rollout paused after its time box of ${minutes} min (sessionHosts.rollout.maxRunMinutes): ${this.progressText()}; run \`pulumi up\` again to continue.`, [
+            ...this.untouchedSummary(hosts),
+            "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
+        ]);
+    }
+
+    private notPermitted(reason: string, hosts: readonly HostState[]): ToolFailure {
+        return new ToolFailure(`rollout paused: no host may start draining now (${reason}): ${this.progressText()}; run \`pulumi up\` again when it may.`, [
             ...this.untouchedSummary(hosts),
             "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
         ]);
