@@ -1,104 +1,83 @@
 // avd-image-rings: one ring of the golden-image pipeline per stack (test -> pilot -> prod).
 // Read this file as the table of contents; the work happens in components/ and src/.
-import * as pulumi from "@pulumi/pulumi";
 import * as resources from "@pulumi/azure-native/resources";
 import { GoldenImageBuild } from "./components/goldenImageBuild";
 import { IMAGE_ESTATE_OPTIONS, ImageGallery } from "./components/imageGallery";
 import { ImageRollout } from "./components/imageRollout";
 import { SessionHostPool } from "./components/sessionHostPool";
+import { latestImageReference } from "./src/aib/gallery";
 import { loadRingConfig } from "./src/config/parse";
-import { requirePromotable, upstreamImage, type RingImage } from "./src/promotion/gate";
+import { poolPlacement, ringExports, rolloutImage, sessionHostImage, type RingParts } from "./src/fleet";
+import { requirePromotable, upstreamImage } from "./src/promotion/gate";
 import { readUpstreamRing } from "./src/promotion/upstream";
 import { sessionHostTags } from "./src/sessionHosts/naming";
 
 export = async () => {
-    // 1. Configuration and promotion are settled before anything is registered, so bad input or a
-    //    refused version never leaves a half-deployed ring.
+    // 1. Configuration and promotion (per image) are settled before anything is registered, so bad
+    //    input or a refused version never leaves a half-deployed ring.
     const ring = loadRingConfig();
     const upstream = ring.promoteFrom ? await readUpstreamRing(ring.promoteFrom, ring.stackFile) : undefined;
-    if (upstream) requirePromotable(ring, ring.imageVersion, upstream);
+    if (upstream) requirePromotable(ring, upstream);
 
     // The build ring's resource group holds the gallery every ring runs from: protected like the gallery.
     const resourceGroup = new resources.ResourceGroup(
         "ring",
-        {
-            resourceGroupName: ring.resourceGroupName,
-            location: ring.location,
-            tags: sessionHostTags(ring),
-        },
-        ring.image ? IMAGE_ESTATE_OPTIONS : undefined,
+        { resourceGroupName: ring.resourceGroupName, location: ring.location, tags: sessionHostTags(ring) },
+        ring.gallery ? IMAGE_ESTATE_OPTIONS : undefined,
     );
 
-    // 2. The image: built and published here in the build ring, or the upstream ring's published version.
-    let image: RingImage;
-    let build: GoldenImageBuild | undefined;
-    if (ring.image) {
-        const gallery = new ImageGallery("gallery", {
+    // 2. The images: built and published here in the build ring (one gallery, a definition and a
+    //    build per image), or the upstream ring's published versions.
+    const parts: Omit<RingParts, "gallery"> = { images: {}, builds: {}, pools: {} };
+    let gallery: RingParts["gallery"];
+    if (ring.gallery) {
+        const imageGallery = new ImageGallery("gallery", {
             resourceGroupName: resourceGroup.name,
             location: ring.location,
-            gallery: ring.image.gallery,
+            galleryName: ring.gallery.name,
+            imageDefinitions: Object.fromEntries(Object.values(ring.images).map((i) => [i.name, { definition: i.gallery, logicalSuffix: i.logicalSuffix }])),
             tags: ring.tags,
         });
-        build = new GoldenImageBuild("golden-image", {
-            resourceGroupName: resourceGroup.name,
-            resourceGroupId: resourceGroup.id,
-            location: ring.location,
-            imageVersion: ring.imageVersion,
-            image: ring.image,
-            gallery,
-            tags: ring.tags,
-        });
-        image = {
-            galleryId: gallery.galleryId,
-            galleryName: gallery.galleryName,
-            imageDefinitionId: gallery.imageDefinitionId,
-            latestImageReference: gallery.latestImageReference,
-            imageVersionId: build.builtImageVersionId,
-            publishedImageVersions: build.publishedImageVersions,
-        };
+        gallery = imageGallery;
+        for (const image of Object.values(ring.images)) {
+            const build = new GoldenImageBuild(`golden-image${image.logicalSuffix}`, {
+                resourceGroupName: resourceGroup.name,
+                resourceGroupId: resourceGroup.id,
+                location: ring.location,
+                imageVersion: image.imageVersion,
+                image,
+                imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
+                tags: ring.tags,
+                perImageRoles: ring.form === "fleet",
+            });
+            parts.builds[image.name] = { templateName: build.templateName, buildCommandCli: build.buildCommandCli, buildCommandPowershell: build.buildCommandPowershell };
+            parts.images[image.name] = {
+                imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
+                latestImageReference: latestImageReference(imageGallery.imageDefinitionIds[image.name]),
+                imageVersionId: build.builtImageVersionId,
+                publishedImageVersions: build.publishedImageVersions,
+            };
+        }
     } else {
-        image = upstreamImage(upstream!, ring.imageVersion);
+        gallery = upstream!;
+        for (const [image, version] of Object.entries(ring.imageVersions)) parts.images[image] = upstreamImage(upstream!, image, version);
     }
 
-    // 3. The ring's AVD environment on the pinned version, then the rollout and its health gate.
-    const sessionHosts = new SessionHostPool("session-hosts", {
-        ring,
-        resourceGroupName: resourceGroup.name,
-        imageDefinitionId: image.imageDefinitionId,
-        imageVersionId: image.imageVersionId,
-    });
-    const rollout = new ImageRollout(
-        "rollout",
-        {
-            ring,
-            vmssId: sessionHosts.vmssId,
-            hostPoolId: sessionHosts.hostPoolId,
-            imageVersionId: image.imageVersionId,
-            imageVersion: ring.imageVersion,
-        },
-        { dependsOn: [sessionHosts] },
-    );
+    // 3. Each host pool on its pinned version, then its rollout and health gate.
+    for (const pool of Object.values(ring.hostPools)) {
+        const sessionHosts = new SessionHostPool(`session-hosts${pool.logicalSuffix}`, {
+            placement: poolPlacement(ring, pool, resourceGroup.name),
+            sessionHosts: pool.sessionHosts,
+            image: sessionHostImage(pool, parts.images),
+        });
+        const rollout = new ImageRollout(
+            `rollout${pool.logicalSuffix}`,
+            { sessionHosts: pool.sessionHosts, vmssId: sessionHosts.vmssId, hostPoolId: sessionHosts.hostPoolId, image: rolloutImage(pool, parts.images) },
+            { dependsOn: [sessionHosts] },
+        );
+        parts.pools[pool.name] = { hostPoolId: sessionHosts.hostPoolId, vmssId: sessionHosts.vmssId, validatedImageVersion: rollout.validatedImageVersion };
+    }
 
-    // 4. Outputs: the seed's module outputs and the promotion contract the next ring reads.
-    return {
-        imageVersion: ring.imageVersion,
-        imageVersionId: image.imageVersionId,
-        galleryImageVersionId: image.imageVersionId,
-        latestImageReference: image.latestImageReference,
-        galleryId: image.galleryId,
-        galleryName: image.galleryName,
-        imageDefinitionId: image.imageDefinitionId,
-        publishedImageVersions: image.publishedImageVersions,
-        validatedImageVersion: rollout.validatedImageVersion,
-        hostPoolId: sessionHosts.hostPoolId,
-        vmssId: sessionHosts.vmssId,
-        upgradeMode: ring.sessionHosts.upgradeMode,
-        ...(build
-            ? {
-                  templateName: build.templateName,
-                  buildCommandCli: build.buildCommandCli,
-                  buildCommandPowershell: build.buildCommandPowershell,
-              }
-            : { promotedFrom: ring.promoteFrom }),
-    } satisfies Record<string, pulumi.Input<unknown>>;
+    // 4. Outputs: the promotion contract the next ring reads (src/promotion/ringOutputs.ts).
+    return ringExports(ring, { ...parts, gallery });
 };

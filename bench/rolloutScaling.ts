@@ -47,7 +47,9 @@ export function productionRolloutEnvironment(): Record<string, string> {
     );
     const ring = parseRingConfig({ stack: RING, values, secret: () => undefined });
     // The benchmark measures a whole rollout: prod's time box (maxRunMinutes) would end it after one share.
-    const { AVD_MAX_RUN_MINUTES: _timeBox, ...env } = rolloutEnvironment(ring, { vmssId: VMSS, hostPoolId: HOST_POOL, imageVersionId: NEW });
+    // The ring's largest pool is the one whose rollout takes longest.
+    const pool = Object.values(ring.hostPools).sort((a, b) => b.sessionHosts.capacity - a.sessionHosts.capacity)[0];
+    const { AVD_MAX_RUN_MINUTES: _timeBox, ...env } = rolloutEnvironment(pool.sessionHosts, { vmssId: VMSS, hostPoolId: HOST_POOL, imageVersionId: NEW });
     return env;
 }
 

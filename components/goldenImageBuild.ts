@@ -10,6 +10,7 @@ import * as local from "@pulumi/command/local";
 import type { ImageConfig } from "../src/config/types";
 import { checkBuildResult, parseBuildResult } from "../src/aib/buildResult";
 import { imageBuilderRunCommands } from "../src/aib/commands";
+import { imageVersionId as galleryImageVersionId } from "../src/aib/gallery";
 import {
     aibIdentityName,
     aibRoleScopes,
@@ -22,16 +23,25 @@ import {
 import { imageTemplateContent, resolveTemplate, type TemplateIds, type TemplateInput } from "../src/aib/template";
 import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
 import { stackProviderCredentials } from "../src/tools/providerCredentials";
-import type { ImageGallery } from "./imageGallery";
 
 export interface GoldenImageBuildArgs {
+    /** The build ring's resource group: holds the identity and the template; the image role is granted on it. */
     resourceGroupName: pulumi.Input<string>;
     resourceGroupId: pulumi.Input<string>;
     location: string;
+    /** MAJOR.MINOR.PATCH version this build publishes. */
     imageVersion: string;
+    /** The image block: base image, build VM, customizations, distribution, tags and the definition's name. */
     image: ImageConfig;
-    gallery: ImageGallery;
+    /** `.../galleries/{g}/images/{def}`: the definition the version is published to. */
+    imageDefinitionId: pulumi.Input<string>;
+    /** Tags of the identity, template and staging group (the ring's tags). */
     tags: Record<string, string>;
+    /**
+     * Derive the custom roles' GUIDs from the image too, so several images built in one resource
+     * group each get their own roles. Default false: the single-image form's GUIDs (purpose and scope only).
+     */
+    perImageRoles?: boolean;
 }
 
 /** The deploy-time tool that runs the template and waits for the version (docs/ARCHITECTURE.md). */
@@ -85,10 +95,10 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
             }
         };
         const assignments = aibRoleScopes(build).map((role) =>
-            this.grant(`${name}-${role.purpose}`, role.purpose, assignmentScope(role), identity.principalId, definitionName),
+            this.grant(`${name}-${role.purpose}`, role.purpose, assignmentScope(role), identity.principalId, definitionName, args.perImageRoles ?? false),
         );
 
-        const imageVersionId = args.gallery.imageVersionId(imageVersion);
+        const imageVersionId = galleryImageVersionId(args.imageDefinitionId, imageVersion);
         const input: TemplateInput = { image, location: args.location, imageVersion };
         const ids: TemplateIds<pulumi.Output<string>> = {
             identityId: identity.id,
@@ -186,8 +196,9 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
         scope: pulumi.Input<string>,
         principalId: pulumi.Output<string>,
         definitionName: string,
+        perImage: boolean,
     ): authorization.RoleAssignment {
-        const role = pulumi.output(scope).apply((s) => customRoleDefinition(purpose, s, definitionName));
+        const role = pulumi.output(scope).apply((s) => customRoleDefinition(purpose, s, definitionName, perImage));
         const definition = new authorization.RoleDefinition(
             `${name}-role`,
             {

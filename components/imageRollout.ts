@@ -9,18 +9,35 @@ import * as local from "@pulumi/command/local";
 import * as pulumi from "@pulumi/pulumi";
 import { TOOL_COMMAND_SETTINGS } from "../src/tools/commandSettings";
 import { stackProviderCredentials, withProviderCredentials } from "../src/tools/providerCredentials";
-import type { RingConfig } from "../src/config/types";
-import { HEALTH_GATE_COMMAND, healthGateEnvironment, ROLLOUT_COMMAND, rolloutEnvironment, runsRollout, validatedVersionFrom } from "../src/rollout/commands";
+import type { MarketplaceImage, SessionHostsConfig } from "../src/config/types";
+import {
+    HEALTH_GATE_COMMAND,
+    healthGateEnvironment,
+    ROLLOUT_COMMAND,
+    rolloutEnvironment,
+    runsRollout,
+    validatedVersionFrom,
+    type RolloutTargets,
+} from "../src/rollout/commands";
+import { marketplaceImageUrn } from "../src/sessionHosts/imageReference";
+
+/** The image the pool's hosts must end up on and the version the gate validates. */
+export type RolloutImage =
+    | {
+          kind: "gallery";
+          /** `.../galleries/{g}/images/{def}/versions/{X.Y.Z}`: the version the pool runs. */
+          imageVersionId: pulumi.Input<string>;
+          /** "X.Y.Z", the pool's configured version. */
+          imageVersion: string;
+      }
+    | { kind: "marketplace"; image: MarketplaceImage };
 
 export interface ImageRolloutArgs {
-    /** Uses stack and sessionHosts (upgradeMode, rollingUpgrade, drain, healthGate). */
-    ring: RingConfig;
+    /** The pool's session-host settings the tools read: upgradeMode, rollingUpgrade, drain, rollout and healthGate. */
+    sessionHosts: SessionHostsConfig;
     vmssId: pulumi.Input<string>;
     hostPoolId: pulumi.Input<string>;
-    /** `.../galleries/{g}/images/{def}/versions/{X.Y.Z}`: the version the ring runs. */
-    imageVersionId: pulumi.Input<string>;
-    /** "X.Y.Z", the ring's configured imageVersion. */
-    imageVersion: string;
+    image: RolloutImage;
 }
 
 export class ImageRollout extends pulumi.ComponentResource {
@@ -33,18 +50,25 @@ export class ImageRollout extends pulumi.ComponentResource {
      */
     constructor(name: string, args: ImageRolloutArgs, opts?: pulumi.ComponentResourceOptions) {
         super("avd-image-rings:rings:ImageRollout", name, {}, opts);
+        const hosts = args.sessionHosts;
+        const image = args.image;
         // The provider's credential settings from the stack config, as ARM_* variables (README "Credentials of the deploy-time tools").
         const credentials = stackProviderCredentials();
-        const targets = pulumi.all([args.vmssId, args.hostPoolId, args.imageVersionId]).apply(([vmssId, hostPoolId, imageVersionId]) => ({ vmssId, hostPoolId, imageVersionId }));
+        const imageTrigger = image.kind === "gallery" ? image.imageVersionId : marketplaceImageUrn(image.image);
+        const targets = pulumi
+            .all([args.vmssId, args.hostPoolId, imageTrigger])
+            .apply(([vmssId, hostPoolId, target]): RolloutTargets =>
+                image.kind === "gallery" ? { vmssId, hostPoolId, imageVersionId: target } : { vmssId, hostPoolId, marketplaceImage: target },
+            );
 
-        const rollout = runsRollout(args.ring)
+        const rollout = runsRollout(hosts)
             ? new local.Command(
                   `${name}-drain-and-upgrade`,
                   {
                       create: ROLLOUT_COMMAND,
                       ...TOOL_COMMAND_SETTINGS,
-                      environment: withProviderCredentials(targets.apply((t) => rolloutEnvironment(args.ring, t)), credentials),
-                      triggers: [args.imageVersionId],
+                      environment: withProviderCredentials(targets.apply((t) => rolloutEnvironment(hosts, t)), credentials),
+                      triggers: [imageTrigger],
                   },
                   { parent: this, dependsOn: opts?.dependsOn },
               )
@@ -55,13 +79,13 @@ export class ImageRollout extends pulumi.ComponentResource {
             {
                 create: HEALTH_GATE_COMMAND,
                 ...TOOL_COMMAND_SETTINGS,
-                environment: withProviderCredentials(targets.apply((t) => healthGateEnvironment(args.ring, t)), credentials),
-                triggers: [args.imageVersionId],
+                environment: withProviderCredentials(targets.apply((t) => healthGateEnvironment(hosts, t)), credentials),
+                triggers: [imageTrigger],
             },
             { parent: this, dependsOn: rollout ? [rollout] : opts?.dependsOn },
         );
 
-        this.validatedImageVersion = gate.stdout.apply((stdout) => validatedVersionFrom(stdout, args.imageVersion));
+        this.validatedImageVersion = gate.stdout.apply((stdout) => validatedVersionFrom(stdout, image.kind === "gallery" ? image.imageVersion : image.image.version));
         this.registerOutputs({ validatedImageVersion: this.validatedImageVersion });
     }
 }

@@ -1,26 +1,37 @@
-// One ring's Azure Virtual Desktop environment: host pool, desktop application group, workspace
-// and the session-host scale set running the ring's image version.
+// One host pool of a ring: the AVD host pool, its desktop application group and workspace, and
+// the session-host scale set running the pool's image version.
 import * as pulumi from "@pulumi/pulumi";
 import * as compute from "@pulumi/azure-native/compute";
 import * as desktopvirtualization from "@pulumi/azure-native/desktopvirtualization";
 import * as random from "@pulumi/random";
-import type { RingConfig } from "../src/config/types";
+import type { MarketplaceImage, SessionHostsConfig } from "../src/config/types";
 import { ROLLOUT_TAG_IGNORE_CHANGES } from "../src/rollout/markerTags";
 import type { AgentRegistration } from "../src/sessionHosts/agentRegistration";
 import { sessionHostExtensions } from "../src/sessionHosts/extensions";
 import { applicationGroupArgs, hostPoolArgs, workspaceArgs } from "../src/sessionHosts/hostPool";
-import { sessionHostImageReferenceId } from "../src/sessionHosts/imageReference";
+import { marketplaceImageReference, marketplaceImageUrn, sessionHostImageReferenceId } from "../src/sessionHosts/imageReference";
+import type { PoolPlacement } from "../src/sessionHosts/naming";
 import { registrationTokenWindow } from "../src/sessionHosts/registrationToken";
 import { ADMIN_PASSWORD_POLICY, scaleSetArgs } from "../src/sessionHosts/scaleSet";
 
+/** What a pool's hosts boot. */
+export type SessionHostImage =
+    | {
+          kind: "gallery";
+          /** `.../galleries/{g}/images/{def}`: referenced instead of the version when `sessionHosts.useLatestImage` is set. */
+          imageDefinitionId: pulumi.Input<string>;
+          /** `.../galleries/{g}/images/{def}/versions/{X.Y.Z}` (pinned). */
+          imageVersionId: pulumi.Input<string>;
+      }
+    | { kind: "marketplace"; image: MarketplaceImage };
+
 export interface SessionHostPoolArgs {
-    /** Uses stack, location, tags and sessionHosts. */
-    ring: RingConfig;
-    resourceGroupName: pulumi.Input<string>;
-    /** `.../galleries/{g}/images/{def}` */
-    imageDefinitionId: pulumi.Input<string>;
-    /** `.../galleries/{g}/images/{def}/versions/{X.Y.Z}` (pinned) */
-    imageVersionId: pulumi.Input<string>;
+    /** Ring and pool names, location, resource group, Azure names and tags of the pool's resources. */
+    placement: PoolPlacement;
+    /** The pool's session-host settings: host pool, size, capacity, network, disks, upgrade policy, join, gate probe. */
+    sessionHosts: SessionHostsConfig;
+    /** The image the hosts boot. */
+    image: SessionHostImage;
     /** How the AVD agent is installed and registered; the Custom Script Extension by default. */
     agentRegistration?: AgentRegistration;
     /** The clock the registration-token window is chosen by; the current time by default. */
@@ -34,24 +45,24 @@ export class SessionHostPool extends pulumi.ComponentResource {
     readonly workspaceId: pulumi.Output<string>;
     readonly vmssId: pulumi.Output<string>;
     readonly vmssName: pulumi.Output<string>;
-    /** What the VMSS actually references: the pinned version, or the definition when the ring follows latest. */
+    /** What the VMSS actually references: the pinned version, the definition when the pool follows latest, or the marketplace image's URN. */
     readonly imageReferenceId: pulumi.Output<string>;
 
     constructor(name: string, args: SessionHostPoolArgs, opts?: pulumi.ComponentResourceOptions) {
         super("avd-image-rings:rings:SessionHostPool", name, {}, opts);
-        const { ring, resourceGroupName } = args;
-        const hosts = ring.sessionHosts;
+        const { placement, sessionHosts: hosts } = args;
+        const resourceGroupName = placement.resourceGroupName;
 
         const token = registrationTokenWindow(args.now ?? new Date(), hosts.hostPool.registrationTokenValidityDays);
-        const hostPool = new desktopvirtualization.HostPool(`${name}-hostpool`, hostPoolArgs(ring, resourceGroupName, token.expirationTime), {
+        const hostPool = new desktopvirtualization.HostPool(`${name}-hostpool`, hostPoolArgs(placement, hosts, token.expirationTime), {
             parent: this,
         });
         const applicationGroup = new desktopvirtualization.ApplicationGroup(
             `${name}-desktop`,
-            applicationGroupArgs(ring, resourceGroupName, hostPool.id),
+            applicationGroupArgs(placement, hosts.hostPool.friendlyName, hostPool.id),
             { parent: this },
         );
-        const workspace = new desktopvirtualization.Workspace(`${name}-workspace`, workspaceArgs(ring, resourceGroupName, applicationGroup.id), {
+        const workspace = new desktopvirtualization.Workspace(`${name}-workspace`, workspaceArgs(placement, hosts.hostPool.friendlyName, applicationGroup.id), {
             parent: this,
         });
 
@@ -74,16 +85,18 @@ export class SessionHostPool extends pulumi.ComponentResource {
         // The configured secret when there is one; otherwise a generated password, a secret in state.
         const adminPassword =
             hosts.adminPassword ?? new random.RandomPassword(`${name}-admin-password`, ADMIN_PASSWORD_POLICY, { parent: this }).result;
-        const imageReferenceId = sessionHostImageReferenceId(hosts.useLatestImage, {
-            imageDefinitionId: pulumi.output(args.imageDefinitionId),
-            imageVersionId: pulumi.output(args.imageVersionId),
-        });
+        const image = args.image;
+        const imageReferenceId =
+            image.kind === "gallery"
+                ? sessionHostImageReferenceId(hosts.useLatestImage, { imageDefinitionId: pulumi.output(image.imageDefinitionId), imageVersionId: pulumi.output(image.imageVersionId) })
+                : pulumi.output(marketplaceImageUrn(image.image));
+        const imageReference = image.kind === "gallery" ? { id: imageReferenceId } : marketplaceImageReference(image.image);
         const vmss = new compute.VirtualMachineScaleSet(
             `${name}-vmss`,
             scaleSetArgs({
-                ring,
-                resourceGroupName,
-                imageReferenceId,
+                placement,
+                hosts,
+                imageReference,
                 adminPassword: pulumi.secret(adminPassword),
                 extensions: sessionHostExtensions({
                     domainJoin: hosts.domainJoin,

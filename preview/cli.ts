@@ -1,5 +1,6 @@
 // `npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown]
-//                    [--policy-pack-config <file>]`
+//                    [--stack-dir <dir>] [--policy-pack-config <file>]`
+// (--stack-dir: read the Pulumi.<stack>.yaml files from another directory, e.g. examples/single-image.)
 // Evaluates the real program per ring under the SDK's mock engine, resolves StackReferences by
 // evaluating the upstream rings the same way, runs the real policy pack through its analyzer
 // interface, and prints the plan.
@@ -9,7 +10,9 @@
 // `{"error": {"kind", "stack", "file", "key", "message"}}` (README "Offline preview").
 import type { ChildProcess } from "node:child_process";
 import { readdirSync } from "node:fs";
+import { resolve } from "node:path";
 import * as semver from "semver";
+import { SINGLE_FORM_NAME } from "../src/config/parse";
 import { closest, ConfigError } from "../src/config/reader";
 import { PromotionRefusedError } from "../src/promotion/gate";
 import { EvaluationError, evaluate } from "./engine";
@@ -30,13 +33,15 @@ export interface PreviewOptions {
     policyPackConfig?: string;
     /** Project directory (where Pulumi.yaml lives). */
     dir: string;
+    /** Where the stack files are read from (`--stack-dir`); the project directory by default. */
+    stackDir?: string;
     /** Skip the policy pack (used by benchmarks to measure the program alone). */
     policies?: boolean;
     /** The pack's process, when the entry point started it before loading the SDK (preview/main.ts). */
     policyPackProcess?: ChildProcess;
 }
 
-const USAGE = "usage: npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown] [--policy-pack-config <file>]";
+const USAGE = "usage: npm run preview -- --stack <name>[,<name>...] [--json | --format text|json|markdown] [--stack-dir <dir>] [--policy-pack-config <file>]";
 
 class UsageError extends Error {
     constructor(
@@ -80,6 +85,9 @@ export function parseArgs(argv: string[], dir: string): PreviewOptions {
                 opts.format = f;
                 break;
             }
+            case "--stack-dir":
+                opts.stackDir = resolve(dir, value());
+                break;
             case "--policy-pack-config":
                 opts.policyPackConfig = value();
                 break;
@@ -94,7 +102,7 @@ export function parseArgs(argv: string[], dir: string): PreviewOptions {
     return opts;
 }
 
-const FLAGS = ["--stack", "--json", "--format", "--policy-pack-config", "--help"];
+const FLAGS = ["--stack", "--json", "--format", "--stack-dir", "--policy-pack-config", "--help"];
 
 function suggestFlag(flag: string): string {
     const guess = flag.startsWith("-") ? closest(flag, FLAGS) : undefined;
@@ -109,26 +117,71 @@ function locate(message: string): { file?: string; key?: string } {
 
 const PROMOTE_KEY = "avd-image-rings:promoteFrom";
 const VERSION_KEY = "avd-image-rings:imageVersion";
+const VERSIONS_KEY = "avd-image-rings:imageVersions";
 
-/**
- * Offline there is no gallery to ask, so it is taken to hold the build ring's version and every
- * older version some ring's stack file pins (those rings moved onto them when they were current).
- */
-export function offlineGalleryVersions(configs: StackConfig[]): string[] {
-    const pinned = configs.map((c) => c.config[VERSION_KEY]).filter((v): v is string => typeof v === "string" && semver.valid(v) !== null);
-    const built = configs.filter((c) => !c.config[PROMOTE_KEY]).map((c) => c.config[VERSION_KEY]).filter((v) => semver.valid(v) !== null);
-    if (built.length === 0) return [];
-    const newest = built.sort(semver.rcompare)[0];
-    return [...new Set(pinned.filter((v) => semver.lte(v, newest)))].sort(semver.compare);
+function asRecord(value: unknown): Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-function readAllStackConfigs(dir: string): StackConfig[] {
-    return readdirSync(dir)
+/** A config value the CLI hands over as JSON text; a broken one is left to the program's own error. */
+function jsonObject(text: string | undefined): Record<string, unknown> {
+    if (text === undefined) return {};
+    try {
+        return asRecord(JSON.parse(text));
+    } catch {
+        return {};
+    }
+}
+
+/** A ring's pinned versions by image name: `imageVersions`, or the single form's `imageVersion` as image `default`. */
+function pinnedVersions(c: StackConfig): Record<string, string> {
+    const single = c.config[VERSION_KEY];
+    const pins = single !== undefined ? { [SINGLE_FORM_NAME]: single } : jsonObject(c.config[VERSIONS_KEY]);
+    return Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === "string" && semver.valid(e[1]) !== null));
+}
+
+/** The build ring's image definition name of each image name. */
+function definitionNames(build: StackConfig): Record<string, string> {
+    const single = jsonObject(build.config["avd-image-rings:image"]);
+    if (Object.keys(single).length > 0) {
+        const name = asRecord(single.gallery).imageDefinitionName;
+        return typeof name === "string" ? { [SINGLE_FORM_NAME]: name } : {};
+    }
+    const images = jsonObject(build.config["avd-image-rings:images"]);
+    return Object.fromEntries(
+        Object.entries(images).map(([image, block]) => {
+            const name = asRecord(asRecord(block).imageDefinition).name;
+            return [image, typeof name === "string" ? name : image];
+        }),
+    );
+}
+
+/**
+ * Offline there is no gallery to ask, so each image definition is taken to hold the build ring's
+ * version and every older version some ring's stack file pins (those rings moved onto them when
+ * they were current). Keyed by image definition name.
+ */
+export function offlineGalleryVersions(configs: StackConfig[]): Record<string, string[]> {
+    const build = configs.find((c) => !c.config[PROMOTE_KEY]);
+    if (!build) return {};
+    const built = pinnedVersions(build);
+    const out: Record<string, string[]> = {};
+    for (const [image, definition] of Object.entries(definitionNames(build))) {
+        const newest = built[image];
+        if (newest === undefined) continue;
+        const pinned = configs.map((c) => pinnedVersions(c)[image]).filter((v): v is string => v !== undefined);
+        out[definition] = [...new Set(pinned.filter((v) => semver.lte(v, newest)))].sort(semver.compare);
+    }
+    return out;
+}
+
+function readAllStackConfigs(dir: string, stackDir: string): StackConfig[] {
+    return readdirSync(stackDir)
         .map((f) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(f)?.[1])
         .filter((s): s is string => s !== undefined)
         .flatMap((stack) => {
             try {
-                return [readStackConfig(dir, stack)];
+                return [readStackConfig(dir, stack, stackDir)];
             } catch {
                 // A broken stack file is reported when (and only when) that stack is previewed.
                 return [];
@@ -155,7 +208,8 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
     // Start the policy pack first: its start-up overlaps with evaluating the program.
     const pack: PolicyPackHandle | undefined = opts.policies === false ? undefined : startPolicyPack({ process: opts.policyPackProcess });
     try {
-        const all = readAllStackConfigs(opts.dir);
+        const stackDir = opts.stackDir ?? opts.dir;
+        const all = readAllStackConfigs(opts.dir, stackDir);
         const galleryVersions = offlineGalleryVersions(all);
         const evaluated = new Map<string, StackReport>();
         const inProgress = new Set<string>();
@@ -169,7 +223,7 @@ export async function runPreview(opts: PreviewOptions): Promise<PreviewResult> {
             inProgress.add(stack);
             const report: StackReport = { stack, resources: [], outputs: {}, violations: [] };
             try {
-                const cfg = readStackConfig(opts.dir, stack);
+                const cfg = readStackConfig(opts.dir, stack, stackDir);
                 const notice = escNotice(cfg);
                 if (notice) report.notices = [notice];
                 const promoteFrom = cfg.config[PROMOTE_KEY];

@@ -24,12 +24,20 @@ function versionOf(imageVersionId: string | undefined, tool: string): string {
     return version;
 }
 
-export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: string[]): string {
+/** The version a rollout or gate targets: the gallery version, or a marketplace pool's `publisher:offer:sku:version`. */
+function targetVersion(e: Record<string, string>, tool: string): { imageVersion: string; imageVersionId?: string } {
+    if (e.AVD_MARKETPLACE_IMAGE) return { imageVersion: e.AVD_MARKETPLACE_IMAGE.split(":").pop() ?? "" };
+    return { imageVersion: versionOf(e.AVD_IMAGE_VERSION_ID, tool), imageVersionId: e.AVD_IMAGE_VERSION_ID };
+}
+
+/** `galleryVersions`: image definition name -> the versions the offline gallery holds (offlineGalleryVersions). */
+export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: Record<string, string[]>): string {
     const create = String((args.inputs as { create?: unknown }).create ?? "");
     const e = env(args);
     if (create.includes("tools/buildImage.ts")) {
         const imageVersion = versionOf(e.AVD_GALLERY_IMAGE_VERSION_ID, "buildImage");
-        const published = [...new Set([...galleryVersions, imageVersion])].sort(semver.compare);
+        const definition = /\/images\/([^/]+)\/versions\//i.exec(e.AVD_GALLERY_IMAGE_VERSION_ID)?.[1] ?? "";
+        const published = [...new Set([...(galleryVersions[definition] ?? []), imageVersion])].sort(semver.compare);
         return JSON.stringify({
             imageVersion,
             imageVersionId: e.AVD_GALLERY_IMAGE_VERSION_ID,
@@ -39,12 +47,12 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
         });
     }
     if (create.includes("tools/rollout.ts")) {
-        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "rollout");
-        return JSON.stringify({ imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
+        const { imageVersion, imageVersionId } = targetVersion(e, "rollout");
+        return JSON.stringify({ imageVersion, imageVersionId, instancesUpgraded: 0, instancesAlreadyCurrent: 0, batches: 0 });
     }
     if (create.includes("tools/healthGate.ts")) {
-        const imageVersion = versionOf(e.AVD_IMAGE_VERSION_ID, "healthGate");
-        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId: e.AVD_IMAGE_VERSION_ID, hostsChecked: 0, hostsPassed: 0 });
+        const { imageVersion, imageVersionId } = targetVersion(e, "healthGate");
+        return JSON.stringify({ validatedImageVersion: imageVersion, imageVersionId, hostsChecked: 0, hostsPassed: 0 });
     }
     throw new Error(`offline preview cannot simulate the command ${JSON.stringify(create)}; add it to preview/commands.ts`);
 }

@@ -87,11 +87,12 @@ function checkDeclaredKey(full: string, project: string): void {
     }
 }
 
-export function readStackConfig(dir: string, stack: string): StackConfig {
+/** `dir`: the project directory (Pulumi.yaml); `stackDir`: where the stack files are, the project directory by default. */
+export function readStackConfig(dir: string, stack: string, stackDir = dir): StackConfig {
     if (!/^[A-Za-z0-9_.-]+$/.test(stack)) throw new ConfigError(`"${stack}" is not a valid stack name`);
     const { project, defaults, required } = readProject(dir);
     const file = `Pulumi.${stack}.yaml`;
-    const doc = readYaml(dir, file) ?? {};
+    const doc = readYaml(stackDir, file) ?? {};
     if (!isRecord(doc)) throw new ConfigError(`${file}: must be a mapping with a config: block`);
     const block = doc.config ?? {};
     if (!isRecord(block)) throw new ConfigError(`${file}: config must be a mapping of keys to values`);

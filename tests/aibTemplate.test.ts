@@ -1,8 +1,6 @@
 import { strict as assert } from "node:assert";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { parseRingConfig, PROJECT } from "../src/config/parse";
+import { onlyImage } from "./fixtures/fleet";
+import { singleImageRing } from "./fixtures/singleImageStacks";
 import type { ImageConfig } from "../src/config/types";
 import {
     canonicalJson,
@@ -17,11 +15,9 @@ import { applicationsTag, artifactTags, MAX_TAG_VALUE_LENGTH, runOutputName, tar
 
 /** The image block of the shipped build ring, validated like the program does. */
 function shippedImage(): { image: ImageConfig; location: string; imageVersion: string } {
-    const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
-    const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    const ring = parseRingConfig({ stack: "test", values, secret: () => undefined });
-    assert.ok(ring.image);
-    return { image: ring.image, location: ring.location, imageVersion: ring.imageVersion };
+    const ring = singleImageRing("test");
+    const image = onlyImage(ring);
+    return { image, location: ring.location, imageVersion: image.imageVersion };
 }
 
 const SUB = "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";

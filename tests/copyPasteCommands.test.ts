@@ -6,9 +6,6 @@
 // (learn.microsoft.com/powershell/scripting/lang-spec/chapter-02).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { ImageGallery } from "../components/imageGallery";
 import { GoldenImageBuild } from "../components/goldenImageBuild";
 import { evaluate } from "../preview/engine";
@@ -20,7 +17,9 @@ import {
     powershellWord,
     sessionHostAllowNewSessionCommand,
 } from "../src/aib/commands";
-import { parseRingConfig, PROJECT, rules } from "../src/config/parse";
+import { PROJECT, rules } from "../src/config/parse";
+import { onlyImage } from "./fixtures/fleet";
+import { singleImageRing } from "./fixtures/singleImageStacks";
 import { imageTemplateName } from "../src/aib/template";
 
 // ---- names --------------------------------------------------------------------------------------
@@ -275,10 +274,8 @@ describe("copy-paste commands", () => {
         it("are what the golden-image component exports for a config-allowed resource group", async function () {
             this.timeout(60_000);
             const resourceGroupName = "-(avd)_images.test";
-            const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
-            const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-            const ring = parseRingConfig({ stack: "test", values: { ...values, resourceGroupName }, secret: () => undefined });
-            const image = ring.image!;
+            const ring = singleImageRing("test", { resourceGroupName });
+            const image = onlyImage(ring);
             const evaluation = await evaluate({
                 project: PROJECT,
                 stack: "test",
@@ -291,14 +288,20 @@ describe("copy-paste commands", () => {
                     commandStdout: () => "",
                 },
                 program: async () => {
-                    const gallery = new ImageGallery("images", { resourceGroupName, location: ring.location, gallery: image.gallery, tags: ring.tags });
+                    const gallery = new ImageGallery("images", {
+                        resourceGroupName,
+                        location: ring.location,
+                        galleryName: image.gallery.name,
+                        imageDefinitions: { [image.name]: { definition: image.gallery, logicalSuffix: "" } },
+                        tags: ring.tags,
+                    });
                     const golden = new GoldenImageBuild("golden", {
                         resourceGroupName,
                         resourceGroupId: `/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/${resourceGroupName}`,
                         location: ring.location,
-                        imageVersion: ring.imageVersion,
+                        imageVersion: image.imageVersion,
                         image,
-                        gallery,
+                        imageDefinitionId: gallery.imageDefinitionIds[image.name],
                         tags: ring.tags,
                     });
                     return { templateName: golden.templateName, cli: golden.buildCommandCli, powershell: golden.buildCommandPowershell };

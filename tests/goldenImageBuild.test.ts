@@ -1,14 +1,15 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as authorization from "@pulumi/azure-native/authorization";
 import * as virtualmachineimages from "@pulumi/azure-native/virtualmachineimages";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
-import { parse as parseYaml } from "yaml";
 import { evaluate, EvaluationError, SECRET_MASK, type Evaluation, type RecordedResource } from "../preview/engine";
-import { parseRingConfig, PROJECT } from "../src/config/parse";
-import type { ImageConfig, RingConfig } from "../src/config/types";
+import { PROJECT } from "../src/config/parse";
+import type { FleetImage, ImageConfig, RingConfig } from "../src/config/types";
+import { onlyImage } from "./fixtures/fleet";
+import { singleImageRing } from "./fixtures/singleImageStacks";
 import { ImageGallery } from "../components/imageGallery";
 import { BUILD_COMMAND, GoldenImageBuild } from "../components/goldenImageBuild";
 import { AIB_IMAGE_ACTIONS, AIB_NETWORK_ACTIONS, AIB_STAGING_ACTIONS } from "../src/aib/roles";
@@ -22,12 +23,10 @@ const ROLE_DEFINITION = "azure-native:authorization:RoleDefinition";
 const ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment";
 
 /** The shipped build ring, validated like the program does; `change` adjusts its image block. */
-function testRing(change: (image: ImageConfig) => ImageConfig = (i) => i): RingConfig & { image: ImageConfig } {
-    const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
-    const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    const ring = parseRingConfig({ stack: "test", values, secret: () => undefined });
-    assert.ok(ring.image, "Pulumi.test.yaml is the build ring and has an image block");
-    return { ...ring, image: change(ring.image) };
+function testRing(change: (image: ImageConfig) => ImageConfig = (i) => i): RingConfig & { image: FleetImage } {
+    const ring = singleImageRing("test");
+    const image = onlyImage(ring);
+    return { ...ring, image: { ...image, ...change(image) } };
 }
 
 /** What tools/buildImage.ts prints when the build succeeded: progress, then its JSON result. */
@@ -61,7 +60,8 @@ async function build(ring = testRing(), commandStdout: (args: MockResourceArgs) 
             const gallery = new ImageGallery("images", {
                 resourceGroupName: ring.resourceGroupName,
                 location: ring.location,
-                gallery: ring.image.gallery,
+                galleryName: ring.image.gallery.name,
+                imageDefinitions: { [ring.image.name]: { definition: ring.image.gallery, logicalSuffix: "" } },
                 tags: ring.tags,
             });
             const golden = new GoldenImageBuild(
@@ -70,9 +70,9 @@ async function build(ring = testRing(), commandStdout: (args: MockResourceArgs) 
                     resourceGroupName: ring.resourceGroupName,
                     resourceGroupId: `${SUB}/resourceGroups/${ring.resourceGroupName}`,
                     location: ring.location,
-                    imageVersion: ring.imageVersion,
+                    imageVersion: ring.image.imageVersion,
                     image: ring.image,
-                    gallery,
+                    imageDefinitionId: gallery.imageDefinitionIds[ring.image.name],
                     tags: ring.tags,
                 },
                 { transformations: [record] },

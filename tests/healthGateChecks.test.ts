@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { onlyPool } from "./fixtures/fleet";
 import { parseRingConfig } from "../src/config/parse";
 import { evaluateHostReport, gateTimeoutMinutes, parseHostReport, ReportError, sampleSize, selectHostsToCheck, type GateThresholds, type HostReport } from "../src/rollout/healthGate";
 import { HEALTH_CHECK_SCRIPT } from "../tools/rollout/healthGateRunner";
@@ -93,9 +94,9 @@ describe("health gate checks", () => {
         };
         const secret = () => undefined;
         const rolling = parseRingConfig({ stack: "pilot", values: base, secret });
-        assert.equal(gateTimeoutMinutes(rolling), 3 * (20 + 10) + 30, "3 batches of 2 hosts, 20 min upgrade + 10 min pause each, + 30");
+        assert.equal(gateTimeoutMinutes(onlyPool(rolling).sessionHosts), 3 * (20 + 10) + 30, "3 batches of 2 hosts, 20 min upgrade + 10 min pause each, + 30");
         const manual = parseRingConfig({ stack: "prod", values: { ...base, sessionHosts: { ...base.sessionHosts, upgradeMode: "Manual" } }, secret });
-        assert.equal(gateTimeoutMinutes(manual), 60);
+        assert.equal(gateTimeoutMinutes(onlyPool(manual).sessionHosts), 60);
     });
 
     it("gives the gate room for a whole probe round when probes may take long", () => {
@@ -112,10 +113,10 @@ describe("health gate checks", () => {
         const values = { imageVersion: "1.2.0", location: "westeurope", promoteFrom: "contoso/avd-image-rings/test", sessionHosts };
         const secret = () => undefined;
         const manual = parseRingConfig({ stack: "prod", values, secret });
-        assert.equal(manual.sessionHosts.healthGate.probeTimeoutMinutes, 75);
-        assert.equal(gateTimeoutMinutes(manual), 95, "the 75 min probe plus 20 min for hosts to report Available");
+        assert.equal(onlyPool(manual).sessionHosts.healthGate.probeTimeoutMinutes, 75);
+        assert.equal(gateTimeoutMinutes(onlyPool(manual).sessionHosts), 95, "the 75 min probe plus 20 min for hosts to report Available");
         const rolling = parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, upgradeMode: "Rolling", rollingUpgrade: { maxBatchInstancePercent: 34, maxUnhealthyInstancePercent: 34, pauseTimeBetweenBatches: "PT10M" } } }, secret });
-        assert.equal(gateTimeoutMinutes(rolling), 3 * (20 + 10) + 95);
+        assert.equal(gateTimeoutMinutes(onlyPool(rolling).sessionHosts), 3 * (20 + 10) + 95);
         assert.throws(() => parseRingConfig({ stack: "prod", values: { ...values, sessionHosts: { ...sessionHosts, healthGate: { probeTimeoutMinutes: 120 } } }, secret }), /probeTimeoutMinutes/);
     });
 });

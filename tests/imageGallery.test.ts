@@ -1,9 +1,11 @@
 import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { resolve } from "node:path";
 import { evaluate, type Evaluation, type RecordedResource } from "../preview/engine";
-import { parseRingConfig, PROJECT } from "../src/config/parse";
+import { PROJECT } from "../src/config/parse";
+import { imageVersionId, latestImageReference } from "../src/aib/gallery";
+import { onlyImage } from "./fixtures/fleet";
+import { singleImageRing } from "./fixtures/singleImageStacks";
 import type { GalleryConfig } from "../src/config/types";
 import { ImageGallery } from "../components/imageGallery";
 
@@ -11,11 +13,7 @@ const SUBSCRIPTION_ID = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
 const RG = "rg-avd-images-test";
 /** The gallery block of the shipped build ring, validated like the program does. */
 function shippedGallery(): GalleryConfig {
-    const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
-    const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    const ring = parseRingConfig({ stack: "test", values, secret: () => undefined });
-    assert.ok(ring.image, "Pulumi.test.yaml is the build ring and has an image block");
-    return ring.image.gallery;
+    return onlyImage(singleImageRing("test")).gallery;
 }
 const GALLERY = shippedGallery();
 const TAGS = { Environment: "Test", CostCenter: "EUC" };
@@ -33,13 +31,20 @@ async function deploy(gallery: GalleryConfig = GALLERY, versions: string[] = ["1
             commandStdout: () => "",
         },
         program: async () => {
-            const g = new ImageGallery("images", { resourceGroupName: RG, location: "westeurope", gallery, tags: TAGS });
+            const g = new ImageGallery("images", {
+                resourceGroupName: RG,
+                location: "westeurope",
+                galleryName: gallery.name,
+                imageDefinitions: { m365: { definition: gallery, logicalSuffix: "" } },
+                tags: TAGS,
+            });
+            const definitionId = g.imageDefinitionIds.m365;
             return {
                 galleryId: g.galleryId,
                 galleryName: g.galleryName,
-                imageDefinitionId: g.imageDefinitionId,
-                latestImageReference: g.latestImageReference,
-                ...Object.fromEntries(versions.map((v) => [`version ${v}`, g.imageVersionId(v)])),
+                imageDefinitionId: definitionId,
+                latestImageReference: latestImageReference(definitionId),
+                ...Object.fromEntries(versions.map((v) => [`version ${v}`, imageVersionId(definitionId, v)])),
             };
         },
     });

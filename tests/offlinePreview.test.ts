@@ -277,7 +277,7 @@ describe("offline preview", function () {
 
         it("takes the offline gallery to hold the build ring's version and older pinned versions", () => {
             const configs = ["test", "pilot", "prod"].map((s) => readStackConfig(ROOT, s));
-            assert.deepEqual(offlineGalleryVersions(configs), ["1.2.0"]);
+            assert.deepEqual(offlineGalleryVersions(configs), { "avd-win11-m365": ["1.2.0"] });
         });
 
         it("exit code: errors beat refusals beat clean", () => {

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
+import { onlyImage, onlyPool } from "./fixtures/fleet";
 import { galleryVersionProblem, nearMissNamespaceProblem, parseRingConfig } from "../src/config/parse";
 import { ConfigError } from "../src/config/reader";
 import { readStackConfig } from "../preview/stackConfig";
@@ -50,18 +51,18 @@ describe("ring configuration", () => {
     describe("the shipped stack files", () => {
         it("parse the test ring as the build ring with the full image block", () => {
             const ring = parse("test", shipped("test"));
-            assert.equal(ring.imageVersion, "1.2.0");
+            assert.equal(ring.imageVersions.default, "1.2.0");
             assert.equal(ring.promoteFrom, undefined);
-            assert.ok(ring.image);
-            assert.equal(ring.image.gallery.name, "avd_golden_images");
+            assert.ok(onlyImage(ring));
+            assert.equal(onlyImage(ring).gallery.name, "avd_golden_images");
             assert.deepEqual(
-                ring.image.customizations.inlineScripts.map((s) => s.name),
+                onlyImage(ring).customizations.inlineScripts.map((s) => s.name),
                 ["disable-ie", "configure-edge", "configure-timezone"],
                 "inline scripts keep the order of the stack file",
             );
-            assert.deepEqual(ring.image.customizations.chocolateyPackages[1], { name: "7zip", version: "24.9.0" });
-            assert.deepEqual(ring.image.distribution.replicationRegions, ["westeurope", "northeurope"]);
-            assert.equal(ring.sessionHosts.upgradeMode, "Rolling");
+            assert.deepEqual(onlyImage(ring).customizations.chocolateyPackages[1], { name: "7zip", version: "24.9.0" });
+            assert.deepEqual(onlyImage(ring).distribution.replicationRegions, ["westeurope", "northeurope"]);
+            assert.equal(onlyPool(ring).sessionHosts.upgradeMode, "Rolling");
         });
 
         it("parse pilot and prod as promoted rings without an image block", () => {
@@ -69,18 +70,18 @@ describe("ring configuration", () => {
             const prod = parse("prod", shipped("prod"));
             assert.equal(pilot.promoteFrom, "contoso/avd-image-rings/test");
             assert.equal(prod.promoteFrom, "contoso/avd-image-rings/pilot");
-            assert.equal(prod.image, undefined);
-            assert.equal(prod.sessionHosts.upgradeMode, "Manual");
-            assert.equal(prod.sessionHosts.rollingUpgrade.pauseTimeBetweenBatches, "PT15M");
+            assert.deepEqual(prod.images, {}, "a promoted ring builds no image");
+            assert.equal(onlyPool(prod).sessionHosts.upgradeMode, "Manual");
+            assert.equal(onlyPool(prod).sessionHosts.rollingUpgrade.pauseTimeBetweenBatches, "PT15M");
         });
 
         it("fill in the documented defaults", () => {
             const ring = parse("test", withValue(shipped("test"), "image.build", undefined));
-            assert.equal(ring.image?.build.vmSize, "Standard_D4s_v5");
-            assert.equal(ring.image?.build.osDiskSizeGb, 127);
-            assert.equal(ring.image?.build.timeoutMinutes, 240);
-            assert.equal(ring.sessionHosts.hostPool.registrationTokenValidityDays, 27);
-            assert.deepEqual(ring.image?.customizations.windowsUpdate.filters, ["exclude:$_.Title -like '*Preview*'", "include:$true"]);
+            assert.equal(onlyImage(ring)?.build.vmSize, "Standard_D4s_v5");
+            assert.equal(onlyImage(ring)?.build.osDiskSizeGb, 127);
+            assert.equal(onlyImage(ring)?.build.timeoutMinutes, 240);
+            assert.equal(onlyPool(ring).sessionHosts.hostPool.registrationTokenValidityDays, 27);
+            assert.deepEqual(onlyImage(ring)?.customizations.windowsUpdate.filters, ["exclude:$_.Title -like '*Preview*'", "include:$true"]);
         });
     });
 
@@ -193,12 +194,12 @@ describe("ring configuration", () => {
 
         it("takes the new rollout, drain and probe settings with their defaults", () => {
             const ring = parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", {}));
-            assert.equal(ring.sessionHosts.rollout.maxRunMinutes, undefined);
-            assert.equal(ring.sessionHosts.drain.logOffDisconnectedSessions, false);
-            assert.equal(ring.sessionHosts.healthGate.probeTimeoutMinutes, 10);
+            assert.equal(onlyPool(ring).sessionHosts.rollout.maxRunMinutes, undefined);
+            assert.equal(onlyPool(ring).sessionHosts.drain.logOffDisconnectedSessions, false);
+            assert.equal(onlyPool(ring).sessionHosts.healthGate.probeTimeoutMinutes, 10);
             const set = parse("prod", withValue(withValue(shipped("prod"), "sessionHosts.rollout", { maxRunMinutes: 600 }), "sessionHosts.drain.logOffDisconnectedSessions", true));
-            assert.equal(set.sessionHosts.rollout.maxRunMinutes, 600);
-            assert.equal(set.sessionHosts.drain.logOffDisconnectedSessions, true);
+            assert.equal(onlyPool(set).sessionHosts.rollout.maxRunMinutes, 600);
+            assert.equal(onlyPool(set).sessionHosts.drain.logOffDisconnectedSessions, true);
         });
 
         it("refuses an image block in a promoted ring", () => {
@@ -217,7 +218,7 @@ describe("ring configuration", () => {
         it("refuses a Manual ring that follows the image definition's latest version, which the rollout could never move", () => {
             expectError("prod", withValue(shipped("prod"), "sessionHosts.useLatestImage", true), /^Pulumi\.prod\.yaml: avd-image-rings:sessionHosts\.useLatestImage cannot be true with upgradeMode Manual/);
             const rolling = parse("test", withValue(shipped("test"), "sessionHosts.useLatestImage", true));
-            assert.equal(rolling.sessionHosts.useLatestImage, true, "a Rolling test ring may follow latest");
+            assert.equal(onlyPool(rolling).sessionHosts.useLatestImage, true, "a Rolling test ring may follow latest");
         });
 
         it("requires the secret password for an Active Directory join", () => {
@@ -228,12 +229,12 @@ describe("ring configuration", () => {
         it("takes the AD join password only as a secret", () => {
             const values = withValue(shipped("prod"), "sessionHosts.domainJoin", { type: "ActiveDirectory", domainName: "corp.contoso.com", username: "svc-join" });
             const ring = parse("prod", { ...values, domainJoinPassword: "plain" }, (k) => (k === "domainJoinPassword" ? pulumi.secret("s3cret") : undefined));
-            assert.equal(ring.sessionHosts.domainJoin.type, "ActiveDirectory");
+            assert.equal(onlyPool(ring).sessionHosts.domainJoin.type, "ActiveDirectory");
         });
 
         it("reads integers written as strings by `pulumi config set`", () => {
             const ring = parse("prod", withValue(shipped("prod"), "sessionHosts.capacity", "42"));
-            assert.equal(ring.sessionHosts.capacity, 42);
+            assert.equal(onlyPool(ring).sessionHosts.capacity, 42);
         });
     });
 });

@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { SessionHostPool } from "../components/sessionHostPool";
+import { SessionHostPool, type SessionHostPoolArgs } from "../components/sessionHostPool";
 import { parseRingConfig } from "../src/config/parse";
+import type { RingConfig } from "../src/config/types";
+import { poolPlacement } from "../src/fleet";
+import { onlyPool } from "./fixtures/fleet";
 import { registrationTokenWindow } from "../src/sessionHosts/registrationToken";
 import { evaluate, type Evaluation, type RecordedResource } from "../preview/engine";
 import type { SimulationContext } from "../preview/simulate";
@@ -68,6 +71,17 @@ const simulation: SimulationContext = {
     commandStdout: () => "",
 };
 
+/** The narrow args of the ring's one pool, as index.ts builds them. */
+function poolArgs(ring: RingConfig): SessionHostPoolArgs {
+    const pool = onlyPool(ring);
+    return {
+        placement: poolPlacement(ring, pool, ring.resourceGroupName),
+        sessionHosts: pool.sessionHosts,
+        image: { kind: "gallery", imageDefinitionId: IMAGE_DEFINITION_ID, imageVersionId: IMAGE_VERSION_ID },
+        now: NOW,
+    };
+}
+
 async function run(stack: string, values: Record<string, unknown>, secrets: Record<string, string> = {}): Promise<Evaluation> {
     return evaluate({
         project: "avd-image-rings",
@@ -77,13 +91,7 @@ async function run(stack: string, values: Record<string, unknown>, secrets: Reco
         simulation,
         program: async () => {
             const ring = parseRingConfig({ stack, values, secret: (key) => (secrets[key] === undefined ? undefined : pulumi.secret(secrets[key])) });
-            const pool = new SessionHostPool(`ring-${stack}`, {
-                ring,
-                resourceGroupName: ring.resourceGroupName,
-                imageDefinitionId: IMAGE_DEFINITION_ID,
-                imageVersionId: IMAGE_VERSION_ID,
-                now: NOW,
-            });
+            const pool = new SessionHostPool(`ring-${stack}`, poolArgs(ring));
             return {
                 hostPoolId: pool.hostPoolId,
                 hostPoolName: pool.hostPoolName,
@@ -329,7 +337,7 @@ describe("SessionHostPool component", () => {
         it("previews a ring whose registration token expired: this update renews it, so preview must not fail", async () => {
             const ring = parseRingConfig({ stack: "prod", values: prodRing, secret: () => undefined });
             const program = async () => {
-                const pool = new SessionHostPool("session-hosts", { ring, resourceGroupName: "rg-avd-prod", imageDefinitionId: IMAGE_DEFINITION_ID, imageVersionId: IMAGE_VERSION_ID, now: NOW });
+                const pool = new SessionHostPool("session-hosts", poolArgs(ring));
                 return { vmssId: pool.vmssId };
             };
             const expired = { ...simulation, expiredRegistrationToken: true };

@@ -3,6 +3,7 @@
 // environment builders, and every tool must accept the environment it is given; a value a tool
 // refuses is refused by the config parser first.
 import { strict as assert } from "node:assert";
+import { onlyPool } from "./fixtures/fleet";
 import { parseRingConfig } from "../src/config/parse";
 import { ConfigError } from "../src/config/reader";
 import type { RingConfig } from "../src/config/types";
@@ -102,19 +103,19 @@ describe("tool environment contract", () => {
                 continue;
             }
             parsed++;
-            const rollout = readRolloutInputs(rolloutEnvironment(ring, TARGETS));
-            const sh = ring.sessionHosts;
+            const rollout = readRolloutInputs(rolloutEnvironment(onlyPool(ring).sessionHosts, TARGETS));
+            const sh = onlyPool(ring).sessionHosts;
             assert.equal(rollout.policy.maxBatchInstancePercent, sh.rollingUpgrade.maxBatchInstancePercent, `seed ${seed}`);
             assert.equal(rollout.drainTimeoutMs, sh.drain.timeoutMinutes * 60_000, `seed ${seed}`);
             assert.equal(rollout.maxRunMs, sh.rollout.maxRunMinutes === undefined ? undefined : sh.rollout.maxRunMinutes * 60_000, `seed ${seed}`);
             assert.equal(rollout.logOffDisconnectedSessions, sh.drain.logOffDisconnectedSessions, `seed ${seed}`);
             assert.equal(rollout.message?.body, sh.drain.messageBody, `seed ${seed}`);
 
-            const gate = readGateInputs(healthGateEnvironment(ring, TARGETS));
+            const gate = readGateInputs(healthGateEnvironment(onlyPool(ring).sessionHosts, TARGETS));
             assert.equal(gate.probeTimeoutMs, sh.healthGate.probeTimeoutMinutes * 60_000, `seed ${seed}`);
-            assert.equal(gate.timeoutMs, gateTimeoutMinutes(ring) * 60_000, `seed ${seed}`);
+            assert.equal(gate.timeoutMs, gateTimeoutMinutes(onlyPool(ring).sessionHosts) * 60_000, `seed ${seed}`);
             assert.ok(gate.timeoutMs >= gate.probeTimeoutMs + 5 * 60_000, `seed ${seed}: the gate has room for one probe round`);
-            assert.ok(gateTimeoutMinutes(ring) <= LIMITS.gateTimeoutMinutes.max, `seed ${seed}`);
+            assert.ok(gateTimeoutMinutes(onlyPool(ring).sessionHosts) <= LIMITS.gateTimeoutMinutes.max, `seed ${seed}`);
         }
         assert.ok(parsed > 1200, `most draws are valid rings (${parsed})`);
     });
@@ -146,7 +147,7 @@ describe("tool environment contract", () => {
             it(`${path} / ${variable.name}`, () => {
                 const ring = parse(shipped);
                 assert.ok(!(ring instanceof ConfigError), String(ring));
-                const env = tool === "rollout" ? rolloutEnvironment(ring, TARGETS) : healthGateEnvironment(ring, TARGETS);
+                const env = tool === "rollout" ? rolloutEnvironment(onlyPool(ring).sessionHosts, TARGETS) : healthGateEnvironment(onlyPool(ring).sessionHosts, TARGETS);
                 for (const outside of [LIMITS[limit].min - 1, LIMITS[limit].max + 1]) {
                     const values = JSON.parse(JSON.stringify(shipped)) as { sessionHosts: Record<string, Record<string, unknown>> };
                     const [block, key] = path.split(".");
@@ -174,7 +175,7 @@ describe("tool environment contract", () => {
         values.sessionHosts = { ...values.sessionHosts, upgradeMode: "Manual", healthGate: { probeTimeoutMinutes: 90 } };
         const ring = parse(values);
         assert.ok(!(ring instanceof ConfigError), String(ring));
-        assert.equal(gateTimeoutMinutes(ring), 110, "the 90 min probe round plus 20 min for hosts to report Available");
+        assert.equal(gateTimeoutMinutes(onlyPool(ring).sessionHosts), 110, "the 90 min probe round plus 20 min for hosts to report Available");
     });
 
     it("refuses a control character in a message before it becomes an environment variable", () => {
@@ -183,6 +184,6 @@ describe("tool environment contract", () => {
         const refused = parse(values);
         assert.ok(refused instanceof ConfigError);
         assert.match(refused.message, /sessionHosts\.drain\.messageBody holds the control character U\+0000/);
-        assert.throws(() => readRolloutInputs({ ...rolloutEnvironment(parse(randomRing(seededRandom(9))) as RingConfig, TARGETS), AVD_DRAIN_MESSAGE_BODY: "a\u0007b" }), /AVD_DRAIN_MESSAGE_BODY holds the control character U\+0007/);
+        assert.throws(() => readRolloutInputs({ ...rolloutEnvironment(onlyPool(parse(randomRing(seededRandom(9))) as RingConfig).sessionHosts, TARGETS), AVD_DRAIN_MESSAGE_BODY: "a\u0007b" }), /AVD_DRAIN_MESSAGE_BODY holds the control character U\+0007/);
     });
 });

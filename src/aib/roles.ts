@@ -162,9 +162,15 @@ export interface CustomRoleDefinition {
     actions: string[];
 }
 
-export function customRoleDefinition(purpose: AibRolePurpose, assignmentScope: string, imageDefinitionName: string): CustomRoleDefinition {
+/**
+ * `perImage`: the role's GUID also derives from the image definition, so two images built in one
+ * resource group get one role each instead of fighting over one (fleets). The single-image form
+ * keeps the GUID it has always had, derived from purpose and scope only.
+ */
+export function customRoleDefinition(purpose: AibRolePurpose, assignmentScope: string, imageDefinitionName: string, perImage = false): CustomRoleDefinition {
     const scope = resourceGroupIdOf(assignmentScope);
-    const roleDefinitionId = deterministicGuid("avd-image-rings/aib-role", purpose, assignmentScope.toLowerCase());
+    const parts = [purpose, assignmentScope.toLowerCase(), ...(perImage ? [imageDefinitionName.toLowerCase()] : [])];
+    const roleDefinitionId = deterministicGuid("avd-image-rings/aib-role", ...parts);
     const scopeName = assignmentScope.split("/").pop() ?? assignmentScope;
     return {
         roleDefinitionId,

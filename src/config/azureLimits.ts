@@ -80,8 +80,8 @@ const SCALE_SET_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,62}[A-Za-z0-9_])?$/;
 const NIC_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
 
 /** The session-host names the program composes from the stack name, with Azure's rule for each. */
-export function composedNames(stack: string): ComposedName[] {
-    const n = sessionHostResourceNames(stack);
+export function composedNames(stack: string, pool?: string): ComposedName[] {
+    const n = sessionHostResourceNames(stack, pool);
     return [
         { what: "host pool", name: n.hostPool, maxLength: 64, pattern: AVD_NAME, rule: "3-64 letters, digits, '@', '.', '-', '_' or spaces" },
         { what: "application group", name: n.applicationGroup, maxLength: 64, pattern: AVD_NAME, rule: "3-64 letters, digits, '@', '.', '-', '_' or spaces" },
@@ -101,6 +101,18 @@ export function stackNameProblem(stack: string): string | undefined {
         if (!c.pattern.test(c.name)) {
             return `the stack name "${stack}" (taken from this file's name) makes the ${c.what} name "${c.name}", which Azure refuses: it must be ${c.rule}`;
         }
+    }
+    return undefined;
+}
+
+/** The first pool-scoped name Azure would refuse for pool `pool` of ring `stack`; undefined when all fit. */
+export function poolNameProblem(stack: string, pool: string): string | undefined {
+    for (const c of composedNames(stack, pool)) {
+        if (c.name.length > c.maxLength) {
+            const room = c.maxLength - (c.name.length - pool.length);
+            return `makes the ${c.what} name "${c.name}" ${c.name.length} characters long; Azure allows at most ${c.maxLength}, so in ring "${stack}" a pool name can have at most ${room} characters`;
+        }
+        if (!c.pattern.test(c.name)) return `makes the ${c.what} name "${c.name}", which Azure refuses: it must be ${c.rule}`;
     }
     return undefined;
 }

@@ -3,7 +3,8 @@ import * as semver from "semver";
 import { readIsoDuration } from "../../policy/lib/duration";
 import { parseIsoDuration } from "../rollout/duration";
 import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
-import { caseClash, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
+import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
+import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseRolloutStrategy } from "./rolloutStrategy";
 import type {
@@ -12,8 +13,11 @@ import type {
     CustomizationsConfig,
     DistributionConfig,
     DomainJoinConfig,
+    FleetImage,
     GalleryConfig,
     ImageConfig,
+    PoolConfig,
+    PoolImageSource,
     RingConfig,
     RollingUpgradeConfig,
     SessionHostsConfig,
@@ -111,10 +115,11 @@ export function galleryVersionProblem(version: string): string | undefined {
 // The seed's Windows Update filters: no previews, only what applies to this build.
 const DEFAULT_UPDATE_FILTERS = ["exclude:$_.Title -like '*Preview*'", "include:$true"];
 
-function parseGallery(r: Reader): GalleryConfig {
+/** The single form's `image.gallery` (gallery name + definition), or a fleet image's `imageDefinition` in the ring's gallery. */
+function parseGallery(r: Reader, fleetGallery?: { galleryName: string; imageName: string }): GalleryConfig {
     const g: GalleryConfig = {
-        name: r.str("name", rules.galleryName),
-        imageDefinitionName: r.str("imageDefinitionName", rules.imageDefinitionName),
+        name: fleetGallery ? fleetGallery.galleryName : r.str("name", rules.galleryName),
+        imageDefinitionName: fleetGallery ? r.strOr("name", fleetGallery.imageName, rules.imageDefinitionName) : r.str("imageDefinitionName", rules.imageDefinitionName),
         publisher: r.str("publisher", rules.identifier),
         offer: r.str("offer", rules.identifier),
         sku: r.str("sku", rules.identifier),
@@ -231,7 +236,7 @@ function parseDistribution(r: Reader | undefined, location: string): Distributio
     return d;
 }
 
-function parseImage(r: Reader, location: string): ImageConfig {
+function parseImage(r: Reader, location: string, fleetGallery?: { galleryName: string; imageName: string }): ImageConfig {
     const base = r.optObj("baseImage");
     const baseImage = {
         publisher: base ? base.strOr("publisher", "MicrosoftWindowsDesktop", rules.identifier) : "MicrosoftWindowsDesktop",
@@ -241,7 +246,7 @@ function parseImage(r: Reader, location: string): ImageConfig {
     };
     base?.done();
     const image: ImageConfig = {
-        gallery: parseGallery(r.obj("gallery")),
+        gallery: fleetGallery ? parseGallery(r.obj("imageDefinition"), fleetGallery) : parseGallery(r.obj("gallery")),
         baseImage,
         build: r.has("build") ? parseBuild(r.obj("build")) : parseBuild(new Reader(r.file, r.sub("build"), {})),
         customizations: r.has("customizations")
@@ -408,8 +413,28 @@ export interface RawRingConfig {
     secretKeys?: readonly string[];
 }
 
+/** The keys of the single-image form (one image, one pool) and of the fleet form. */
+export const SINGLE_FORM_KEYS = ["image", "imageVersion", "sessionHosts"] as const;
+export const FLEET_FORM_KEYS = ["gallery", "images", "imageVersions", "hostPools"] as const;
+
 /** Top-level keys of the project namespace (secrets included), for "did you mean" on near misses. */
-export const TOP_LEVEL_KEYS = ["imageVersion", "location", "promoteFrom", "resourceGroupName", "image", "sessionHosts", "tags", "adminPassword", "domainJoinPassword"] as const;
+export const TOP_LEVEL_KEYS = [
+    "location",
+    "promoteFrom",
+    "resourceGroupName",
+    ...SINGLE_FORM_KEYS,
+    ...FLEET_FORM_KEYS,
+    "tags",
+    "adminPassword",
+    "domainJoinPassword",
+] as const;
+
+/** The image and pool name of the single-image form, as the fleet outputs (`images.default`, `hostPools.default`) name them. */
+export const SINGLE_FORM_NAME = "default";
+
+// Image and pool names go into Pulumi logical names, Azure names and messages.
+const fleetName = { pattern: /^[a-z](?:[a-z0-9-]{0,22}[a-z0-9])?$/, hint: "must be 1-24 lower-case letters, digits or '-', starting with a letter and not ending with '-'" };
+const marketplaceVersion = { pattern: /^(latest|\d+\.\d+\.\d+)$/, hint: "must be \"latest\" or a marketplace image version such as \"26100.2605.241207\"" };
 
 /** Validates one ring's raw configuration into a RingConfig, or throws one ConfigError. */
 export function parseRingConfig(raw: RawRingConfig): RingConfig {
@@ -424,42 +449,174 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
     const isSecret = (key: string) => [...secretKeys].some((s) => key === s || key.startsWith(`${s}.`) || key.startsWith(`${s}[`));
     const r = Reader.root(file, PROJECT, values, isSecret);
 
-    const imageVersion = r.str("imageVersion");
-    const versionProblem = galleryVersionProblem(imageVersion);
-    if (versionProblem) r.fail("imageVersion", versionProblem);
+    const single = SINGLE_FORM_KEYS.filter((k) => r.has(k));
+    const fleet = FLEET_FORM_KEYS.filter((k) => r.has(k));
+    if (single.length > 0 && fleet.length > 0) {
+        r.fail(
+            fleet[0],
+            `cannot be combined with ${PROJECT}:${single[0]}: a stack file uses either the single-image form (${SINGLE_FORM_KEYS.join(", ")}) or the fleet form (${FLEET_FORM_KEYS.join(", ")}), not both; move the image into ${PROJECT}:images, its version into ${PROJECT}:imageVersions and the session hosts into ${PROJECT}:hostPools`,
+        );
+    }
+    const form = fleet.length > 0 ? "fleet" : "single";
 
     const location = r.str("location", rules.region);
     const promoteFrom = r.optStr("promoteFrom", rules.promoteFrom);
     if (promoteFrom && promoteFrom.split("/")[2] === raw.stack) {
         r.fail("promoteFrom", `names this ring itself (${JSON.stringify(promoteFrom)}); a ring promotes from the ring before it, e.g. "<org>/${PROJECT}/test"`);
     }
-    if (promoteFrom && r.has("image")) {
-        r.fail("image", "is only allowed in the build ring (the ring without promoteFrom): promoted rings run versions built upstream");
+    const imageKey = form === "single" ? "image" : "images";
+    if (promoteFrom && r.has(imageKey)) {
+        r.fail(imageKey, "is only allowed in the build ring (the ring without promoteFrom): promoted rings run versions built upstream");
     }
-    if (!promoteFrom && !r.has("image")) {
-        r.fail("image", `is required in the build ring (a ring without promoteFrom); add an image block or set ${PROJECT}:promoteFrom`);
+    if (promoteFrom && form === "fleet" && r.has("gallery")) {
+        r.fail("gallery", "is only allowed in the build ring (the ring without promoteFrom): promoted rings run images from the build ring's gallery");
+    }
+    if (!promoteFrom && !r.has(imageKey)) {
+        r.fail(imageKey, `is required in the build ring (a ring without promoteFrom); add ${form === "single" ? "an image block" : "the images it builds"} or set ${PROJECT}:promoteFrom`);
     }
 
     const resourceGroupName = r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup);
     const tags = tagMap(r, "tags");
-    const image = promoteFrom ? undefined : parseImage(r.obj("image"), location);
-    const ring: RingConfig = {
-        stack: raw.stack,
-        stackFile: file,
-        location,
-        resourceGroupName,
-        imageVersion,
-        promoteFrom,
-        image,
-        sessionHosts: parseSessionHosts(r.obj("sessionHosts"), raw.secret),
-        tags,
-    };
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags };
+    const ring: RingConfig =
+        form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     r.done();
     checkRingAgainstAzure(ring, r);
     return ring;
 }
 
-/** Rules that span several keys: tag counts per resource and the staging group. */
+type FleetParts = Pick<RingConfig, "gallery" | "images" | "imageVersions" | "hostPools">;
+
+/** `image` + `imageVersion` + `sessionHosts`: a fleet of image `default` and pool `default` with today's names. */
+function parseSingleForm(r: Reader, raw: RawRingConfig, location: string, buildRing: boolean): FleetParts {
+    const imageVersion = r.str("imageVersion");
+    const versionProblem = galleryVersionProblem(imageVersion);
+    if (versionProblem) r.fail("imageVersion", versionProblem);
+    const name = SINGLE_FORM_NAME;
+    const image = buildRing ? parseImage(r.obj("image"), location) : undefined;
+    const sessionHosts = parseSessionHosts(r.obj("sessionHosts"), raw.secret);
+    return {
+        gallery: image ? { name: image.gallery.name } : undefined,
+        images: image ? { [name]: { ...image, name, imageVersion, logicalSuffix: "" } } : {},
+        imageVersions: { [name]: imageVersion },
+        hostPools: {
+            [name]: {
+                name,
+                logicalSuffix: "",
+                names: sessionHostResourceNames(raw.stack),
+                source: { kind: "gallery", image: name, imageVersion },
+                sessionHosts,
+                configKey: `${PROJECT}:sessionHosts`,
+            },
+        },
+    };
+}
+
+/** `gallery` + `images` (build ring) + `imageVersions` + `hostPools`. */
+function parseFleetForm(r: Reader, raw: RawRingConfig, location: string, buildRing: boolean): FleetParts {
+    const imageVersions: Record<string, string> = {};
+    for (const [name, version, map] of r.entries("imageVersions")) {
+        if (!fleetName.pattern.test(name)) map.fail(name, `is not a valid image name: ${fleetName.hint}`);
+        const text = typeof version === "string" ? version : map.fail(name, `must be a MAJOR.MINOR.PATCH version string, got ${map.show(name, version)}`);
+        const problem = galleryVersionProblem(text);
+        if (problem) map.fail(name, problem);
+        imageVersions[name] = text;
+    }
+    if (Object.keys(imageVersions).length === 0) r.fail("imageVersions", "is required: map each image this ring runs to its MAJOR.MINOR.PATCH version");
+
+    let gallery: RingConfig["gallery"];
+    const images: Record<string, FleetImage> = {};
+    if (buildRing) {
+        const g = r.obj("gallery");
+        gallery = { name: g.str("name", rules.galleryName) };
+        g.done();
+        for (const [name, , map] of r.entries("images")) {
+            if (!fleetName.pattern.test(name)) map.fail(name, `is not a valid image name: ${fleetName.hint}`);
+            const imageVersion = imageVersions[name];
+            if (imageVersion === undefined) {
+                map.fail(name, `has no version: add ${PROJECT}:imageVersions.${name} (the MAJOR.MINOR.PATCH version this ring builds)`);
+            }
+            images[name] = { ...parseImage(map.obj(name), location, { galleryName: gallery.name, imageName: name }), name, imageVersion, logicalSuffix: `-${name}` };
+        }
+        const unbuilt = Object.keys(imageVersions).find((name) => !(name in images));
+        if (unbuilt) {
+            r.fail(`imageVersions.${unbuilt}`, `names an image the build ring does not build; add it to ${PROJECT}:images or remove the version (known images: ${Object.keys(images).join(", ")})`);
+        }
+    }
+
+    const hostPools: Record<string, PoolConfig> = {};
+    for (const [name, , map] of r.entries("hostPools")) {
+        if (!fleetName.pattern.test(name)) map.fail(name, `is not a valid pool name: ${fleetName.hint}`);
+        const nameProblem = poolNameProblem(raw.stack, name);
+        if (nameProblem) map.fail(name, `is not a valid pool name: it ${nameProblem}`);
+        const pool = map.obj(name);
+        hostPools[name] = {
+            name,
+            logicalSuffix: `-${name}`,
+            names: sessionHostResourceNames(raw.stack, name),
+            source: poolImageSource(pool, imageVersions, buildRing),
+            sessionHosts: parseSessionHosts(pool, raw.secret),
+            configKey: `${PROJECT}:hostPools.${name}`,
+        };
+        checkPoolSource(hostPools[name], pool);
+    }
+    if (Object.keys(hostPools).length === 0) r.fail("hostPools", "is required: map each host pool of this ring to its session hosts and image");
+    const idle = Object.keys(imageVersions).find((image) => !Object.values(hostPools).some((p) => p.source.kind === "gallery" && p.source.image === image));
+    if (idle) {
+        r.fail(
+            `imageVersions.${idle}`,
+            `is a version no pool of this ring runs, so this ring could never validate it for the next ring; add a pool with image: ${idle} or remove the version`,
+        );
+    }
+    return { gallery, images, imageVersions, hostPools };
+}
+
+/** A pool's `image: <name>` (a fleet image) or `marketplaceImage: {publisher, offer, sku, version}`. */
+function poolImageSource(pool: Reader, imageVersions: Record<string, string>, buildRing: boolean): PoolImageSource {
+    const gallery = pool.has("image");
+    const marketplace = pool.has("marketplaceImage");
+    if (gallery === marketplace) {
+        pool.fail(gallery ? "marketplaceImage" : "image", `${gallery ? "cannot be set together with image" : "or marketplaceImage is required"}: a pool runs either one of the fleet's images (image: <name>) or, as a break-glass fallback, a marketplace image (marketplaceImage: {publisher, offer, sku, version})`);
+    }
+    if (gallery) {
+        const image = pool.str("image", fleetName);
+        const imageVersion = imageVersions[image];
+        if (imageVersion === undefined) {
+            pool.fail("image", `names the image "${image}", which has no version in ${PROJECT}:imageVersions (known: ${Object.keys(imageVersions).join(", ")})`);
+        }
+        return { kind: "gallery", image, imageVersion };
+    }
+    const m = pool.obj("marketplaceImage");
+    const image = {
+        publisher: m.str("publisher", rules.identifier),
+        offer: m.str("offer", rules.identifier),
+        sku: m.str("sku", rules.identifier),
+        version: m.str("version", marketplaceVersion),
+    };
+    // Outside the build ring a floating marketplace image would change under a ring that validated another.
+    if (!buildRing && image.version === "latest") {
+        m.fail(
+            "version",
+            `is "latest", which floats: each new host would get whatever the marketplace publishes next, unvalidated. Pin the exact version outside the test ring (az vm image list --publisher ${image.publisher} --offer ${image.offer} --sku ${image.sku} --all -o table)`,
+        );
+    }
+    m.done();
+    return { kind: "marketplace", image };
+}
+
+/** Rules between a pool's image and its session-host settings. */
+function checkPoolSource(pool: PoolConfig, r: Reader): void {
+    if (pool.source.kind !== "marketplace") return;
+    if (pool.sessionHosts.useLatestImage) r.fail("useLatestImage", "applies to gallery images only; a marketplace pool states its version in marketplaceImage.version");
+    if (pool.source.image.version === "latest" && pool.sessionHosts.upgradeMode === "Manual") {
+        r.fail(
+            "marketplaceImage.version",
+            "cannot be \"latest\" with upgradeMode Manual: the scale set's model never changes when the marketplace publishes, so the drain-aware rollout would have nothing to move hosts onto; pin the version",
+        );
+    }
+}
+
+/** Rules that span several keys: tag counts per resource, staging groups, names unique across the fleet. */
 function checkRingAgainstAzure(ring: RingConfig, r: Reader): void {
     const max = TAG_LIMITS.maxTags;
     const ringTags = Object.keys(ring.tags).length;
@@ -469,30 +626,58 @@ function checkRingAgainstAzure(ring: RingConfig, r: Reader): void {
             `has ${ringTags} tags; the scale set gets them plus ${PROGRAM_TAG_COUNT.scaleSet} the program and the rollout set, and Azure allows at most ${max} per resource, so at most ${max - PROGRAM_TAG_COUNT.scaleSet} tags fit here`,
         );
     }
-    const image = ring.image;
-    if (!image) return;
-    const imageTags = Object.keys(image.tags);
-    const clash = caseClash([...Object.keys(ring.tags), ...imageTags.filter((k) => !(k in ring.tags))]);
-    if (clash) {
-        r.fail(`image.tags.${clash[1]}`, `differs from the ring tag "${clash[0]}" (${PROJECT}:tags) only in case; Azure treats tag names case-insensitively, so the image template would carry only one of them`);
+    const images = Object.values(ring.images);
+    for (const image of images) {
+        const key = ring.form === "single" ? "image" : `images.${image.name}`;
+        const imageTags = Object.keys(image.tags);
+        const clash = caseClash([...Object.keys(ring.tags), ...imageTags.filter((k) => !(k in ring.tags))]);
+        if (clash) {
+            r.fail(`${key}.tags.${clash[1]}`, `differs from the ring tag "${clash[0]}" (${PROJECT}:tags) only in case; Azure treats tag names case-insensitively, so the image template would carry only one of them`);
+        }
+        if (imageTags.length + PROGRAM_TAG_COUNT.imageVersion > max) {
+            r.fail(`${key}.tags`, `has ${imageTags.length} tags; the published image version gets them plus ${PROGRAM_TAG_COUNT.imageVersion} the program sets, and Azure allows at most ${max}, so at most ${max - PROGRAM_TAG_COUNT.imageVersion} fit here`);
+        }
+        const templateTags = new Set([...Object.keys(ring.tags), ...imageTags]).size;
+        if (templateTags + PROGRAM_TAG_COUNT.imageTemplate > max) {
+            r.fail(
+                `${key}.tags`,
+                `together with ${PROJECT}:tags gives the image template ${templateTags} tags plus ${PROGRAM_TAG_COUNT.imageTemplate} the program sets; Azure allows at most ${max} per resource`,
+            );
+        }
+        const staging = image.build.stagingResourceGroupName;
+        if (staging && staging.toLowerCase() === ring.resourceGroupName.toLowerCase()) {
+            r.fail(
+                `${key}.build.stagingResourceGroupName`,
+                `is the ring's own resource group (${ring.resourceGroupName}); Image Builder needs an empty group of its own, and deleting the template would later delete the ring's group with it`,
+            );
+        }
     }
-    if (imageTags.length + PROGRAM_TAG_COUNT.imageVersion > max) {
-        r.fail("image.tags", `has ${imageTags.length} tags; the published image version gets them plus ${PROGRAM_TAG_COUNT.imageVersion} the program sets, and Azure allows at most ${max}, so at most ${max - PROGRAM_TAG_COUNT.imageVersion} fit here`);
-    }
-    const templateTags = new Set([...Object.keys(ring.tags), ...imageTags]).size;
-    if (templateTags + PROGRAM_TAG_COUNT.imageTemplate > max) {
-        r.fail(
-            "image.tags",
-            `together with ${PROJECT}:tags gives the image template ${templateTags} tags plus ${PROGRAM_TAG_COUNT.imageTemplate} the program sets; Azure allows at most ${max} per resource`,
-        );
-    }
-    const staging = image.build.stagingResourceGroupName;
-    if (staging && staging.toLowerCase() === ring.resourceGroupName.toLowerCase()) {
-        r.fail(
-            "image.build.stagingResourceGroupName",
-            `is the ring's own resource group (${ring.resourceGroupName}); Image Builder needs an empty group of its own, and deleting the template would later delete the ring's group with it`,
-        );
-    }
+    // Fleet-wide uniqueness, compared as Azure compares names: case-insensitively.
+    const unique = (what: string, entries: Array<[key: string, value: string | undefined]>, why: string) => {
+        const seen = new Map<string, string>();
+        for (const [key, value] of entries) {
+            if (value === undefined) continue;
+            const first = seen.get(value.toLowerCase());
+            if (first !== undefined) r.fail(key, `repeats the ${what} ${JSON.stringify(value)} of ${first}; ${why}`);
+            seen.set(value.toLowerCase(), key);
+        }
+    };
+    unique(
+        "image definition name",
+        images.map((i) => [`images.${i.name}.imageDefinition.name`, i.gallery.imageDefinitionName]),
+        "each image needs its own definition in the gallery",
+    );
+    unique(
+        "staging resource group",
+        images.map((i) => [`images.${i.name}.build.stagingResourceGroupName`, i.build.stagingResourceGroupName]),
+        "Image Builder lets one staging group serve only one template at a time",
+    );
+    const pools = Object.values(ring.hostPools);
+    unique(
+        "computer-name prefix",
+        pools.map((p) => [`hostPools.${p.name}.computerNamePrefix`, p.sessionHosts.computerNamePrefix]),
+        "two scale sets with one prefix would give session hosts the same Windows computer names",
+    );
 }
 
 /** Provider namespaces a stack file legitimately holds beside the project's own. */

@@ -190,17 +190,71 @@ export interface SessionHostsConfig {
     useLatestImage: boolean;
 }
 
+/** What a pool's session hosts boot: a version of one of the fleet's gallery images, or a marketplace image. */
+export type PoolImageSource =
+    | {
+          kind: "gallery";
+          /** Name of the image (a key of `imageVersions`). */
+          image: string;
+          /** MAJOR.MINOR.PATCH, the ring's pinned version of that image. */
+          imageVersion: string;
+      }
+    | {
+          /** Seed 001's break-glass fallback when no golden image is usable. */
+          kind: "marketplace";
+          image: MarketplaceImage;
+      };
+
+/** Azure names of one pool's session-host resources. */
+export interface SessionHostResourceNames {
+    hostPool: string;
+    applicationGroup: string;
+    workspace: string;
+    scaleSet: string;
+    networkInterface: string;
+}
+
+/** One host pool of the ring: an AVD host pool, its application group and workspace, and its scale set. */
+export interface PoolConfig {
+    /** Key in `avd-image-rings:hostPools`; `default` for the single-image form. */
+    name: string;
+    /** Suffix of the Pulumi logical names of the pool's components: "" in the single-image form (today's URNs), `-<pool>` in a fleet. */
+    logicalSuffix: string;
+    names: SessionHostResourceNames;
+    source: PoolImageSource;
+    sessionHosts: SessionHostsConfig;
+    /** Where the pool's settings live in the stack file, for messages: `avd-image-rings:sessionHosts` or `avd-image-rings:hostPools.<pool>`. */
+    configKey: string;
+}
+
+/** One golden image of the build ring: its definition in the gallery, how it is built, and the version built. */
+export interface FleetImage extends ImageConfig {
+    /** Key in `avd-image-rings:images`; `default` for the single-image form. */
+    name: string;
+    /** MAJOR.MINOR.PATCH built and published by this ring. */
+    imageVersion: string;
+    /** Suffix of the Pulumi logical names of the image's resources: "" in the single-image form, `-<image>` in a fleet. */
+    logicalSuffix: string;
+}
+
 export interface RingConfig {
     /** Stack name (the ring), e.g. "prod". */
     stack: string;
     /** The file users edit for this ring, used in messages: `Pulumi.<stack>.yaml`. */
     stackFile: string;
+    /** `single`: `image`/`imageVersion`/`sessionHosts` (one image, one pool); `fleet`: `images`/`imageVersions`/`hostPools`. */
+    form: "single" | "fleet";
     location: string;
     resourceGroupName: string;
-    imageVersion: string;
     /** Fully-qualified upstream stack (`org/avd-image-rings/test`); absent in the build ring. */
     promoteFrom?: string;
-    image?: ImageConfig;
-    sessionHosts: SessionHostsConfig;
+    /** The gallery the build ring publishes every image to; absent in promoted rings. */
+    gallery?: { name: string };
+    /** Build ring only (`{}` in promoted rings): image name -> image. */
+    images: Record<string, FleetImage>;
+    /** Image name -> the MAJOR.MINOR.PATCH version this ring runs (and, in the build ring, builds). */
+    imageVersions: Record<string, string>;
+    /** Pool name -> pool, in the order of the stack file. */
+    hostPools: Record<string, PoolConfig>;
     tags: Record<string, string>;
 }

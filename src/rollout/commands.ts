@@ -1,7 +1,7 @@
 // What the ImageRollout component hands the deploy-time tools: the command lines and their
 // non-secret AVD_* environments, built from the validated ring config, and the parsing of
 // the tools' last stdout line (docs/ARCHITECTURE.md "Deploy-time tools").
-import type { RingConfig } from "../config/types";
+import type { SessionHostsConfig } from "../config/types";
 import { AVD_ENV as V } from "../tools/environment";
 import { gateTimeoutMinutes } from "./healthGate";
 
@@ -9,25 +9,28 @@ import { gateTimeoutMinutes } from "./healthGate";
 export const ROLLOUT_COMMAND = "node_modules/.bin/tsx tools/rollout.ts";
 export const HEALTH_GATE_COMMAND = "node_modules/.bin/tsx tools/healthGate.ts";
 
-export interface RolloutTargets {
-    vmssId: string;
-    hostPoolId: string;
-    imageVersionId: string;
+/** The ARM ids the tools act on, and the image the pool's hosts must end up on: exactly one of the two. */
+export type RolloutTargets = { vmssId: string; hostPoolId: string } & (
+    | { /** `.../galleries/{g}/images/{def}/versions/{X.Y.Z}` */ imageVersionId: string }
+    | { /** `publisher:offer:sku:version`, a break-glass marketplace pool */ marketplaceImage: string }
+);
+
+function imageTarget(t: RolloutTargets): Record<string, string> {
+    return "imageVersionId" in t ? { [V.imageVersionId.name]: t.imageVersionId } : { [V.marketplaceImage.name]: t.marketplaceImage };
 }
 
 /** Only Manual rings run the drain-aware rollout; Azure upgrades Rolling and Automatic rings itself. */
-export function runsRollout(ring: RingConfig): boolean {
-    return ring.sessionHosts.upgradeMode === "Manual";
+export function runsRollout(sh: Pick<SessionHostsConfig, "upgradeMode">): boolean {
+    return sh.upgradeMode === "Manual";
 }
 
-export function rolloutEnvironment(ring: RingConfig, t: RolloutTargets): Record<string, string> {
-    const sh = ring.sessionHosts;
+export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): Record<string, string> {
     const ru = sh.rollingUpgrade;
     const drain = sh.drain;
     const env: Record<string, string> = {
         [V.vmssId.name]: t.vmssId,
         [V.hostPoolId.name]: t.hostPoolId,
-        [V.imageVersionId.name]: t.imageVersionId,
+        ...imageTarget(t),
         [V.maxBatchPercent.name]: String(ru.maxBatchInstancePercent),
         [V.maxUnhealthyPercent.name]: String(ru.maxUnhealthyInstancePercent),
         [V.maxUnhealthyUpgradedPercent.name]: String(ru.maxUnhealthyUpgradedInstancePercent),
@@ -46,19 +49,19 @@ export function rolloutEnvironment(ring: RingConfig, t: RolloutTargets): Record<
     return env;
 }
 
-export function healthGateEnvironment(ring: RingConfig, t: RolloutTargets): Record<string, string> {
-    const hg = ring.sessionHosts.healthGate;
+export function healthGateEnvironment(sh: SessionHostsConfig, t: RolloutTargets): Record<string, string> {
+    const hg = sh.healthGate;
     return {
         [V.vmssId.name]: t.vmssId,
         [V.hostPoolId.name]: t.hostPoolId,
-        [V.imageVersionId.name]: t.imageVersionId,
-        [V.upgradeMode.name]: ring.sessionHosts.upgradeMode,
+        ...imageTarget(t),
+        [V.upgradeMode.name]: sh.upgradeMode,
         [V.maxLoginSeconds.name]: String(hg.maxLoginSeconds),
         [V.loginProbe.name]: String(hg.loginProbe),
         [V.maxCpuPercent.name]: String(hg.maxCpuPercent),
         [V.minFreeMemoryPercent.name]: String(hg.minFreeMemoryPercent),
         [V.checkFslogix.name]: String(hg.checkFslogix),
-        [V.gateTimeoutMinutes.name]: String(gateTimeoutMinutes(ring)),
+        [V.gateTimeoutMinutes.name]: String(gateTimeoutMinutes(sh)),
         [V.probeTimeoutMinutes.name]: String(hg.probeTimeoutMinutes),
     };
 }

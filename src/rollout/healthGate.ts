@@ -1,6 +1,6 @@
 // The health gate's decisions (seed image-management section 6): which hosts to probe with
 // Run Command, what the probe's JSON report must show, and how long a ring's gate may wait.
-import type { RingConfig } from "../config/types";
+import type { SessionHostsConfig } from "../config/types";
 import { parseIsoDuration } from "./duration";
 import { compareInstanceIds, zoneBalanced } from "./hosts";
 import { batchSize } from "./planner";
@@ -137,8 +137,7 @@ export function evaluateHostReport(report: HostReport, t: GateThresholds): strin
  * finished. Rolling and Automatic rings start it when the model changes, so it must outlast
  * Azure's whole rolling upgrade. The formula is the tool contract's (src/tools/environment.ts).
  */
-export function gateTimeoutMinutes(ring: RingConfig): number {
-    const sh = ring.sessionHosts;
+export function gateTimeoutMinutes(sh: SessionHostsConfig): number {
     return gateTimeoutMinutesFor({
         upgradeMode: sh.upgradeMode,
         capacity: sh.capacity,

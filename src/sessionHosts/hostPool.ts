@@ -1,8 +1,8 @@
 // Host pool, desktop application group and workspace: what makes a ring a usable AVD environment.
 import type * as pulumi from "@pulumi/pulumi";
 import type { ApplicationGroupArgs, HostPoolArgs, WorkspaceArgs } from "@pulumi/azure-native/desktopvirtualization";
-import type { DomainJoinConfig, RingConfig } from "../config/types";
-import { sessionHostResourceNames, sessionHostTags } from "./naming";
+import type { DomainJoinConfig, SessionHostsConfig } from "../config/types";
+import { poolDescription, type PoolPlacement } from "./naming";
 
 /**
  * Clients on devices that are not Entra-joined can only reach Entra-joined hosts with this RDP
@@ -14,15 +14,19 @@ export function customRdpProperty(join: DomainJoinConfig): string | undefined {
     return join.type === "EntraID" ? ENTRA_JOINED_RDP_PROPERTY : undefined;
 }
 
-export function hostPoolArgs(ring: RingConfig, resourceGroupName: pulumi.Input<string>, registrationExpirationTime: string): HostPoolArgs {
-    const hp = ring.sessionHosts.hostPool;
-    const rdp = customRdpProperty(ring.sessionHosts.domainJoin);
+export function hostPoolArgs(
+    p: PoolPlacement,
+    hosts: Pick<SessionHostsConfig, "hostPool" | "domainJoin">,
+    registrationExpirationTime: string,
+): HostPoolArgs {
+    const hp = hosts.hostPool;
+    const rdp = customRdpProperty(hosts.domainJoin);
     return {
-        resourceGroupName,
-        hostPoolName: sessionHostResourceNames(ring.stack).hostPool,
-        location: ring.location,
+        resourceGroupName: p.resourceGroupName,
+        hostPoolName: p.names.hostPool,
+        location: p.location,
         friendlyName: hp.friendlyName,
-        description: `Session hosts of the ${ring.stack} ring (avd-image-rings)`,
+        description: `Session hosts of ${poolDescription(p)} (avd-image-rings)`,
         hostPoolType: "Pooled",
         loadBalancerType: hp.loadBalancerType,
         maxSessionLimit: hp.maxSessionLimit,
@@ -32,31 +36,31 @@ export function hostPoolArgs(ring: RingConfig, resourceGroupName: pulumi.Input<s
         startVMOnConnect: false,
         registrationInfo: { expirationTime: registrationExpirationTime, registrationTokenOperation: "Update" },
         ...(rdp ? { customRdpProperty: rdp } : {}),
-        tags: sessionHostTags(ring),
+        tags: p.tags,
     };
 }
 
-export function applicationGroupArgs(ring: RingConfig, resourceGroupName: pulumi.Input<string>, hostPoolId: pulumi.Input<string>): ApplicationGroupArgs {
+export function applicationGroupArgs(p: PoolPlacement, friendlyName: string, hostPoolId: pulumi.Input<string>): ApplicationGroupArgs {
     return {
-        resourceGroupName,
-        applicationGroupName: sessionHostResourceNames(ring.stack).applicationGroup,
-        location: ring.location,
+        resourceGroupName: p.resourceGroupName,
+        applicationGroupName: p.names.applicationGroup,
+        location: p.location,
         applicationGroupType: "Desktop",
         hostPoolArmPath: hostPoolId,
-        friendlyName: ring.sessionHosts.hostPool.friendlyName,
-        description: `Full desktop of the ${ring.stack} ring`,
-        tags: sessionHostTags(ring),
+        friendlyName,
+        description: `Full desktop of ${poolDescription(p)}`,
+        tags: p.tags,
     };
 }
 
-export function workspaceArgs(ring: RingConfig, resourceGroupName: pulumi.Input<string>, applicationGroupId: pulumi.Input<string>): WorkspaceArgs {
+export function workspaceArgs(p: PoolPlacement, friendlyName: string, applicationGroupId: pulumi.Input<string>): WorkspaceArgs {
     return {
-        resourceGroupName,
-        workspaceName: sessionHostResourceNames(ring.stack).workspace,
-        location: ring.location,
-        friendlyName: ring.sessionHosts.hostPool.friendlyName,
-        description: `Workspace of the ${ring.stack} ring`,
+        resourceGroupName: p.resourceGroupName,
+        workspaceName: p.names.workspace,
+        location: p.location,
+        friendlyName,
+        description: `Workspace of ${poolDescription(p)}`,
         applicationGroupReferences: [applicationGroupId],
-        tags: sessionHostTags(ring),
+        tags: p.tags,
     };
 }

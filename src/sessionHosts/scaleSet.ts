@@ -3,10 +3,11 @@
 // reimage, latestModelApplied) are Uniform's model. See docs/session-hosts.md.
 import type * as pulumi from "@pulumi/pulumi";
 import type { VirtualMachineScaleSetArgs } from "@pulumi/azure-native/compute";
+import type { input as azureInputs } from "@pulumi/azure-native/types";
 import type { RandomPasswordArgs } from "@pulumi/random";
-import type { RingConfig } from "../config/types";
+import type { SessionHostsConfig } from "../config/types";
 import { needsSystemAssignedIdentity, type ScaleSetExtension } from "./extensions";
-import { sessionHostResourceNames, sessionHostTags } from "./naming";
+import type { PoolPlacement } from "./naming";
 import { scaleSetUpgradePolicy } from "./upgradePolicy";
 
 /**
@@ -23,10 +24,10 @@ export const ADMIN_PASSWORD_POLICY: RandomPasswordArgs = {
 };
 
 export interface ScaleSetInputs {
-    ring: RingConfig;
-    resourceGroupName: pulumi.Input<string>;
-    /** A pinned image version id, or the image definition id for "latest". */
-    imageReferenceId: pulumi.Input<string>;
+    placement: PoolPlacement;
+    hosts: SessionHostsConfig;
+    /** `{id}`: a pinned gallery version, or the image definition for "latest"; or a marketplace image's publisher, offer, sku and version. */
+    imageReference: pulumi.Input<azureInputs.compute.ImageReferenceArgs>;
     /** A Pulumi secret. */
     adminPassword: pulumi.Input<string>;
     /** In provisioning order (see sessionHostExtensions). */
@@ -34,13 +35,12 @@ export interface ScaleSetInputs {
 }
 
 export function scaleSetArgs(inputs: ScaleSetInputs): VirtualMachineScaleSetArgs {
-    const { ring } = inputs;
-    const hosts = ring.sessionHosts;
-    const names = sessionHostResourceNames(ring.stack);
+    const { placement, hosts } = inputs;
+    const names = placement.names;
     return {
-        resourceGroupName: inputs.resourceGroupName,
+        resourceGroupName: placement.resourceGroupName,
         vmScaleSetName: names.scaleSet,
-        location: ring.location,
+        location: placement.location,
         orchestrationMode: "Uniform",
         sku: { name: hosts.vmSize, tier: "Standard", capacity: hosts.capacity },
         ...(hosts.zones.length > 0 ? { zones: hosts.zones } : {}),
@@ -62,7 +62,7 @@ export function scaleSetArgs(inputs: ScaleSetInputs): VirtualMachineScaleSetArgs
                 windowsConfiguration: { provisionVMAgent: true },
             },
             storageProfile: {
-                imageReference: { id: inputs.imageReferenceId },
+                imageReference: inputs.imageReference,
                 osDisk: {
                     createOption: "FromImage",
                     caching: "ReadWrite",
@@ -90,6 +90,6 @@ export function scaleSetArgs(inputs: ScaleSetInputs): VirtualMachineScaleSetArgs
             diagnosticsProfile: { bootDiagnostics: { enabled: true } },
             extensionProfile: { extensions: inputs.extensions },
         },
-        tags: sessionHostTags(ring),
+        tags: placement.tags,
     };
 }

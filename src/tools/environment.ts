@@ -69,6 +69,8 @@ export const AVD_ENV = {
     vmssId: { name: "AVD_VMSS_ID", kind: "resourceId" },
     hostPoolId: { name: "AVD_HOST_POOL_ID", kind: "resourceId" },
     imageVersionId: { name: "AVD_IMAGE_VERSION_ID", kind: "resourceId" },
+    /** `publisher:offer:sku:version` of a marketplace pool, instead of AVD_IMAGE_VERSION_ID. */
+    marketplaceImage: { name: "AVD_MARKETPLACE_IMAGE", kind: "text" },
     maxBatchPercent: integer("AVD_MAX_BATCH_PERCENT", LIMITS.maxBatchInstancePercent),
     maxUnhealthyPercent: integer("AVD_MAX_UNHEALTHY_PERCENT", LIMITS.maxUnhealthyInstancePercent),
     maxUnhealthyUpgradedPercent: integer("AVD_MAX_UNHEALTHY_UPGRADED_PERCENT", LIMITS.maxUnhealthyUpgradedInstancePercent),
