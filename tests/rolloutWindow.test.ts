@@ -5,7 +5,13 @@ import { strict as assert } from "node:assert";
 import { parseRolloutWindow, rolloutWindowFromJson } from "../src/config/window";
 import { ConfigError, Reader } from "../src/config/reader";
 import { describeInstant, instantOfWallClock, windowDecision, windowIntervals, windowState, type RolloutWindow } from "../src/rollout/window";
+import { rolloutEnvironment } from "../src/rollout/commands";
 import { agentUpdateFromWindow } from "../src/sessionHosts/agentUpdate";
+import { hostPoolArgs } from "../src/sessionHosts/hostPool";
+import { sessionHostResourceNames } from "../src/sessionHosts/naming";
+import { readRolloutInputs } from "../tools/rollout/env";
+import { onlyPool } from "./fixtures/fleet";
+import { singleImageRing, singleImageValues } from "./fixtures/singleImageStacks";
 
 const utc = (iso: string) => Date.parse(iso);
 const win = (w: Partial<RolloutWindow>): RolloutWindow => ({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 0, agentUpdate: false, ...w });
@@ -159,6 +165,43 @@ describe("maintenance windows", () => {
         });
         it("an IANA alias maps through its canonical name (Europe/Kyiv)", () => {
             assert.equal(agentUpdateFromWindow(win({ days: ["Sat"], timeZone: "Europe/Kyiv", agentUpdate: true })).maintenanceWindowTimeZone, "FLE Standard Time");
+        });
+    });
+
+    describe("through the stack config to the tool and the host pool", () => {
+        function prodWith(window: Record<string, unknown> | undefined) {
+            const sh = singleImageValues("prod").sessionHosts as Record<string, unknown>;
+            const sessionHosts = { ...sh, rollout: { ...(sh.rollout as Record<string, unknown>), ...(window ? { window } : {}) } };
+            return onlyPool(singleImageRing("prod", { sessionHosts })).sessionHosts;
+        }
+        const targets = {
+            vmssId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg-avd-prod/providers/Microsoft.Compute/virtualMachineScaleSets/vmss-avd-prod",
+            hostPoolId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg-avd-prod/providers/Microsoft.DesktopVirtualization/hostPools/vdpool-avd-prod",
+            imageVersionId: "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg-avd-images/providers/Microsoft.Compute/galleries/g/images/d/versions/1.2.0",
+        };
+        const placement = { stack: "prod", location: "westeurope", resourceGroupName: "rg-avd-prod", names: sessionHostResourceNames("prod"), tags: {} };
+
+        it("sessionHosts.rollout.window reaches the rollout as AVD_ROLLOUT_WINDOW, with the subnet and VM size for the preflight", () => {
+            const sh = prodWith({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 60, agentUpdate: true });
+            const env = rolloutEnvironment(sh, targets);
+            assert.equal(env.AVD_ROLLOUT_WINDOW, JSON.stringify({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 60 }));
+            assert.equal(env.AVD_SUBNET_ID, sh.subnetId);
+            assert.equal(env.AVD_VM_SIZE, sh.vmSize);
+            const inputs = readRolloutInputs(env);
+            assert.deepEqual(inputs.window, { ...win({ waitMinutes: 60 }) });
+            assert.equal(inputs.subnet?.name, sh.subnetId.split("/").pop());
+        });
+
+        it("agentUpdate: true schedules the host pool's agent updates in the window; without it the host pool has no agentUpdate", () => {
+            const on = hostPoolArgs(placement, prodWith({ days: ["Sat"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", agentUpdate: true }), "2026-01-01T00:00:00Z");
+            assert.deepEqual(on.agentUpdate, { type: "Scheduled", useSessionHostLocalTime: false, maintenanceWindowTimeZone: "W. Europe Standard Time", maintenanceWindows: [{ dayOfWeek: "Saturday", hour: 22 }] });
+            const off = hostPoolArgs(placement, prodWith({ days: ["Sat"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin" }), "2026-01-01T00:00:00Z");
+            assert.equal(off.agentUpdate, undefined);
+            assert.equal(rolloutEnvironment(prodWith(undefined), targets).AVD_ROLLOUT_WINDOW, undefined, "no window unless configured");
+        });
+
+        it("a bad window is one error naming the stack file and the key", () => {
+            assert.throws(() => prodWith({ days: ["Sat"], start: "22:00", end: "05:00", timeZone: "CEST" }), /Pulumi\.prod\.yaml: avd-image-rings:sessionHosts\.rollout\.window\.timeZone must be an IANA time zone/);
         });
     });
 });

@@ -7,6 +7,7 @@ import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, sta
 import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseRolloutStrategy } from "./rolloutStrategy";
+import { parseRolloutWindow } from "./window";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -336,7 +337,8 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
-    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro) };
+    const windowReader = ro.optObj("window");
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro), ...(windowReader ? { window: parseRolloutWindow(windowReader) } : {}) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});

@@ -2,6 +2,7 @@
 // index.ts consumes these types; nothing deeper re-reads or re-validates raw config.
 import type * as pulumi from "@pulumi/pulumi";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
+import type { RolloutWindow } from "../rollout/window";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -132,6 +133,8 @@ export interface RolloutConfig {
     maxRunMinutes?: number;
     /** reimage (default): hosts are reimaged in place; surge: new hosts join before old ones leave (docs/rollout.md "Strategies"). */
     strategy: RolloutStrategy;
+    /** When hosts may be drained (src/config/window.ts); absent = at any time. */
+    window?: RolloutWindow;
 }
 
 export interface HealthGateConfig {

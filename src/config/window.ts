@@ -80,6 +80,11 @@ export function parseRolloutWindow(r: Reader): RolloutWindow {
     return w;
 }
 
+/** AVD_ROLLOUT_WINDOW for the rollout tool: the fields it evaluates (agentUpdate is the host pool's). */
+export function rolloutWindowJson(w: RolloutWindow): string {
+    return JSON.stringify({ days: w.days, start: w.start, end: w.end, timeZone: w.timeZone, waitMinutes: w.waitMinutes });
+}
+
 /** The tool's side: AVD_ROLLOUT_WINDOW's JSON through the same rules; a problem names the field. */
 export function rolloutWindowFromJson(value: unknown): RolloutWindow | { problem: string } {
     if (typeof value !== "object" || value === null || Array.isArray(value)) return { problem: "must be a JSON object {days, start, end, timeZone, waitMinutes}" };

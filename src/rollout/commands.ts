@@ -2,6 +2,7 @@
 // non-secret AVD_* environments, built from the validated ring config, and the parsing of
 // the tools' last stdout line (docs/ARCHITECTURE.md "Deploy-time tools").
 import type { SessionHostsConfig } from "../config/types";
+import { rolloutWindowJson } from "../config/window";
 import { AVD_ENV as V } from "../tools/environment";
 import { gateTimeoutMinutes } from "./healthGate";
 
@@ -42,10 +43,13 @@ export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): R
         [V.logOffDisconnected.name]: String(drain.logOffDisconnectedSessions),
         [V.rolloutStrategy.name]: sh.rollout.strategy,
         [V.capacity.name]: String(sh.capacity),
+        [V.subnetId.name]: sh.subnetId,
+        [V.vmSize.name]: sh.vmSize,
     };
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;
     if (sh.rollout.maxRunMinutes !== undefined) env[V.maxRunMinutes.name] = String(sh.rollout.maxRunMinutes);
+    if (sh.rollout.window !== undefined) env[V.rolloutWindow.name] = rolloutWindowJson(sh.rollout.window);
     return env;
 }
 
