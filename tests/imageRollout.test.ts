@@ -38,6 +38,7 @@ describe("ImageRollout component", () => {
             AVD_DRAIN_TIMEOUT_MINUTES: "120",
             AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
             AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated tonight. Please save your work and sign out.",
+            AVD_ROLLOUT_STRATEGY: "reimage",
             AVD_FORCE_LOGOFF: "false",
             AVD_LOG_OFF_DISCONNECTED: "false",
         });

@@ -164,6 +164,7 @@ describe("ring configuration", () => {
             ["test", "image.build.stagingResourceGroupName", "RG-AVD-IMAGES-TEST", /stagingResourceGroupName is the ring's own resource group \(rg-avd-images-test\); Image Builder needs an empty group/],
             ["prod", "sessionHosts.healthGate.probeTimeoutMinutes", 91, /probeTimeoutMinutes must be between 1 and 90, got 91/],
             ["prod", "sessionHosts.rollout", { maxRunMinute: 60 }, /rollout\.maxRunMinute is not a known key \(did you mean "maxRunMinutes"\?\)/],
+            ["prod", "sessionHosts.rollout", { strategy: "blue-green" }, /avd-image-rings:sessionHosts\.rollout\.strategy must be one of "reimage", "surge", got "blue-green"/],
             ["prod", "sessionHosts.rollingUpgrade.pauseTimeBetweenBatches", "P1W", /uses years or months \(or weeks\)/],
         ];
         for (const [stack, path, value, message] of azureCases) {
@@ -195,6 +196,8 @@ describe("ring configuration", () => {
         it("takes the new rollout, drain and probe settings with their defaults", () => {
             const ring = parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", {}));
             assert.equal(onlyPool(ring).sessionHosts.rollout.maxRunMinutes, undefined);
+            assert.equal(onlyPool(ring).sessionHosts.rollout.strategy, "reimage", "today's in-place reimage unless a ring asks for surge");
+            assert.equal(onlyPool(parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", { strategy: "surge" }))).sessionHosts.rollout.strategy, "surge");
             assert.equal(onlyPool(ring).sessionHosts.drain.logOffDisconnectedSessions, false);
             assert.equal(onlyPool(ring).sessionHosts.healthGate.probeTimeoutMinutes, 10);
             const set = parse("prod", withValue(withValue(shipped("prod"), "sessionHosts.rollout", { maxRunMinutes: 600 }), "sessionHosts.drain.logOffDisconnectedSessions", true));

@@ -69,7 +69,7 @@ function randomRing(rng: Rng): Record<string, unknown> {
                 pauseTimeBetweenBatches: durationText(rng),
             },
             drain: strip(drain),
-            rollout: rng() < 0.5 ? { maxRunMinutes: inRange(rng, LIMITS.maxRunMinutes) } : undefined,
+            rollout: rng() < 0.5 ? strip({ maxRunMinutes: inRange(rng, LIMITS.maxRunMinutes), strategy: maybe(rng, pick(rng, ["reimage", "surge"])) }) : undefined,
             healthGate: strip({
                 maxLoginSeconds: inRange(rng, LIMITS.maxLoginSeconds),
                 loginProbe: rng() < 0.5,
@@ -110,6 +110,7 @@ describe("tool environment contract", () => {
             assert.equal(rollout.maxRunMs, sh.rollout.maxRunMinutes === undefined ? undefined : sh.rollout.maxRunMinutes * 60_000, `seed ${seed}`);
             assert.equal(rollout.logOffDisconnectedSessions, sh.drain.logOffDisconnectedSessions, `seed ${seed}`);
             assert.equal(rollout.message?.body, sh.drain.messageBody, `seed ${seed}`);
+            assert.deepEqual(rollout.strategy, sh.rollout.strategy === "surge" ? { kind: "surge", capacity: sh.capacity } : { kind: "reimage" }, `seed ${seed}`);
 
             const gate = readGateInputs(healthGateEnvironment(onlyPool(ring).sessionHosts, TARGETS));
             assert.equal(gate.probeTimeoutMs, sh.healthGate.probeTimeoutMinutes * 60_000, `seed ${seed}`);

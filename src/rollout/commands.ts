@@ -42,10 +42,14 @@ export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): R
         [V.forceLogoff.name]: String(drain.forceLogoffAfterTimeout && drain.messageBody !== undefined),
         [V.logOffDisconnected.name]: String(drain.logOffDisconnectedSessions),
         [V.rolloutStrategy.name]: sh.rollout.strategy,
-        [V.capacity.name]: String(sh.capacity),
-        [V.subnetId.name]: sh.subnetId,
-        [V.vmSize.name]: sh.vmSize,
     };
+    // Only a surge returns the scale set to it; a reimage ring's rollout does not re-run when the capacity changes.
+    if (sh.rollout.strategy === "surge") {
+        env[V.capacity.name] = String(sh.capacity);
+        // The preflight checks the subnet's addresses and the size's vCPU quota; reimage needs neither.
+        env[V.subnetId.name] = sh.subnetId;
+        env[V.vmSize.name] = sh.vmSize;
+    }
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;
     if (sh.rollout.maxRunMinutes !== undefined) env[V.maxRunMinutes.name] = String(sh.rollout.maxRunMinutes);

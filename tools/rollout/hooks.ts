@@ -4,9 +4,11 @@
 //                      run drains a host or changes the scale set's capacity; throwing (a
 //                      ToolFailure) stops the run with nothing changed (e.g. a preflight of subnet
 //                      addresses and vCPU quota for the surge).
-//   mayStartDraining   asked every time a host would start draining (in-flight hosts are always
-//                      finished); a refusal with `retryAt` makes the run wait until then, one
-//                      without stops it cleanly with every host in service (e.g. a maintenance window).
+//   mayStartDraining   asked before the run lets more hosts start draining (reimage: before each new
+//                      batch; surge: on every poll, before draining old hosts or adding new ones);
+//                      hosts already in flight are always finished. A refusal with `retryAt` makes
+//                      the run wait until then with every host in service; one without stops it
+//                      cleanly (surge: back at the configured capacity), e.g. a maintenance window.
 import type { HostState } from "../../src/rollout/hosts";
 import type { ScaleSetModel } from "./azure";
 

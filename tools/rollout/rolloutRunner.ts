@@ -14,17 +14,19 @@ import { ArmError, LroFailedError, type ArmClient, type LroPoller } from "../azu
 import { sameResourceId } from "../azure/ids";
 import { beginManualUpgrade, getScaleSet, listUserSessions, logOff, modelReferencesTarget, readHosts, sendMessage, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import type { RolloutInputs } from "./env";
-import type { RolloutHooks } from "./hooks";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
+import type { RolloutHooks } from "./hooks";
 import { list, table } from "./report";
 import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 
 export interface RolloutResult {
     imageVersion: string;
     imageVersionId: string;
+    /** Reimage: hosts upgraded in place; surge: old hosts replaced by new ones (and deleted). */
     instancesUpgraded: number;
     instancesAlreadyCurrent: number;
+    /** Reimage: batches run; surge: capacity increases (each adds the new hosts for the slots that freed). */
     batches: number;
     /** Sessions the rollout signed out: Active ones after their warning, Disconnected ones only when the ring opted in. */
     signedOutSessions: { active: number; disconnected: number };
@@ -37,7 +39,7 @@ export interface RolloutOptions {
     stop?: AbortSignal;
     /** Who holds the lock, for a second run's message (user@host). */
     owner?: string;
-    /** Checks before the first change and before each batch's drain (./hooks.ts). */
+    /** Checks before the first change and before each drain (./hooks.ts). */
     hooks?: RolloutHooks;
 }
 
@@ -83,6 +85,7 @@ export class Rollout {
     private readonly marker: RolloutMarker;
     private readonly stop?: AbortSignal;
     private readonly hooks: RolloutHooks;
+    private changed = false;
     private upgraded = 0;
     private readonly signedOut = { active: 0, disconnected: 0 };
     private lastLogAt: number;
@@ -202,17 +205,6 @@ export class Rollout {
                 continue;
             }
             if (!plan.resume && t.maxRunMs !== undefined && this.now() - startedAt >= t.maxRunMs) throw this.timeBoxed(hosts);
-            // Plug-in point (./hooks.ts): a new batch drains only when permitted (maintenance window); hosts in flight were finished above.
-            const permit = plan.resume ? { allowed: true as const } : (this.hooks.mayStartDraining?.(this.now()) ?? { allowed: true as const });
-            if (!permit.allowed) {
-                if (permit.retryAt === undefined) throw this.notPermitted(permit.reason, hosts);
-                this.log(`no host may start draining now (${permit.reason}): waiting with every host in service`);
-                await this.waitFor(permit.retryAt - this.now(), (left) => `waiting to drain (${permit.reason}); ${describeDuration(left)} left`);
-                hosts = await this.snapshot();
-                continue;
-            }
-            // Plug-in point: once, before the first drain (the preflight; reimage adds no instances).
-            if (batches === 0) await this.hooks.beforeFirstChange?.({ strategy: "reimage", scaleSet: model, hosts, surgeInstances: 0 });
             if (pauseFirst && plan.upgrade.length > 0 && t.pauseMs > 0) {
                 // Plan again after the pause: hosts that turned unhealthy meanwhile count.
                 this.log(`pausing ${describeDuration(t.pauseMs)} before the next batch`);
@@ -220,6 +212,22 @@ export class Rollout {
                 pauseFirst = false;
                 hosts = await this.snapshot();
                 continue;
+            }
+            if (!plan.resume) {
+                // The one place that decides whether hosts may start draining now (maintenance windows plug in here).
+                const permit = this.hooks.mayStartDraining?.(this.now()) ?? { allowed: true };
+                if (!permit.allowed) {
+                    if (permit.retryAt === undefined) throw this.notPermitted(permit.reason);
+                    this.log(`no host may start draining now (${permit.reason}): waiting until ${new Date(permit.retryAt).toISOString()} with every host in service`);
+                    await this.waitFor(Math.max(0, permit.retryAt - this.now()), (left) => `waiting to drain again (${permit.reason}); ${describeDuration(left)} left`);
+                    hosts = await this.snapshot();
+                    continue;
+                }
+            }
+            if (!this.changed) {
+                // Once, before the first drain or upgrade (the preflight plugs in here).
+                this.changed = true;
+                await this.hooks.beforeFirstChange?.({ strategy: "reimage", scaleSet: model, hosts, surgeInstances: 0 });
             }
             batches += 1;
             hosts = await this.runBatch(batches, plan.resume, plan.upgrade, plan.finish);
@@ -625,9 +633,8 @@ export class Rollout {
         ]);
     }
 
-    private notPermitted(reason: string, hosts: readonly HostState[]): ToolFailure {
+    private notPermitted(reason: string): ToolFailure {
         return new ToolFailure(`rollout paused: no host may start draining now (${reason}): ${this.progressText()}; run \`pulumi up\` again when it may.`, [
-            ...this.untouchedSummary(hosts),
             "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
         ]);
     }

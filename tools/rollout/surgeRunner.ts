@@ -51,8 +51,11 @@ interface View {
     pending: Host[];
 }
 
-export interface SurgeOptions extends RolloutOptions {
-    hooks?: RolloutHooks;
+/** The view once `gone` have been deleted. */
+function without(view: View, gone: readonly Host[]): View {
+    if (gone.length === 0) return view;
+    const keep = (h: Host) => !gone.includes(h);
+    return { hosts: view.hosts, live: view.live.filter(keep), old: view.old.filter(keep), fresh: view.fresh.filter(keep), retiring: view.retiring.filter(keep), pending: view.pending };
 }
 
 export class SurgeRollout {
@@ -83,7 +86,7 @@ export class SurgeRollout {
         private readonly arm: ArmClient,
         private readonly inputs: RolloutInputs,
         io: Io,
-        options: SurgeOptions = {},
+        options: RolloutOptions = {},
     ) {
         if (inputs.strategy.kind !== "surge") throw new Error("SurgeRollout needs AVD_ROLLOUT_STRATEGY=surge");
         this.capacity = inputs.strategy.capacity;
@@ -201,6 +204,7 @@ export class SurgeRollout {
         if (view.retiring.length > 0) this.log(`resuming: ${list(view.retiring.map((h) => h.name))} ${view.retiring.length === 1 ? "was" : "were"} being retired by an earlier run and ${view.retiring.length === 1 ? "is" : "are"} finished first`);
         if (view.live.length > this.capacity) this.log(`resuming: ${view.live.length - this.capacity} instance(s) above the configured capacity are used for the next old hosts`);
 
+        // One look at Azure per poll; what the run changes in between is accounted for in memory until the next look.
         for (;;) {
             await this.checkpoint();
             const now = this.now();
@@ -210,38 +214,41 @@ export class SurgeRollout {
                 await this.restore(`rollout of ${t.imageVersion} stopped: ${breach}`);
                 throw this.stopped(breach);
             }
-            await this.retire(view);
-            view = await this.look();
+            if (view.old.length === 0 && view.live.length === this.capacity && view.retiring.length === 0 && view.pending.length === 0) {
+                view = await this.waitForDeletions();
+                break;
+            }
+            const gone = await this.retire(view);
+            view = without(view, gone);
 
             const timeBoxed = t.maxRunMs !== undefined && now - this.startedAt >= t.maxRunMs;
             const permit = this.drainPermit();
             const extras = view.live.length - this.capacity;
-            const retiringNow = view.retiring.length;
             // In flight: hosts being retired; the window bounds them, and extras already there are always used.
             const cap = !permit.allowed ? 0 : timeBoxed ? Math.max(0, extras) : Math.max(this.window(), extras);
-            const started = await this.drainNext(model, view, cap - retiringNow);
-            if (started > 0) view = await this.look();
+            const started = await this.drainNext(model, view, cap - view.retiring.length);
+            const retiringCount = view.retiring.length + started;
 
             const oldLeft = view.old.length;
-            if (oldLeft === 0 && view.live.length === this.capacity && view.retiring.length === 0 && view.pending.length === 0) break;
-            if (oldLeft === 0 && view.pending.length === 0 && view.live.length - view.retiring.length > this.capacity) {
+            if (oldLeft === 0 && view.pending.length === 0 && view.live.length - retiringCount > this.capacity) {
                 // More new hosts than needed (a resumed run after hosts vanished): the surplus leaves like old hosts.
-                await this.retireSurplus(view, view.live.length - view.retiring.length - this.capacity);
-                view = await this.look();
+                await this.retireSurplus(view, view.live.length - retiringCount - this.capacity);
             }
 
             // A failed new host holds its slot until it is deleted, so the capacity never exceeds the configured one by more than the window.
             const desired = this.capacity + Math.min(this.window(), oldLeft);
+            let pending = view.pending.length;
             if (permit.allowed && !timeBoxed && view.live.length < desired) {
                 await this.beforeFirstChange(model, view);
                 await setCapacity(this.arm, t.vmss, desired);
                 this.raises += 1;
+                pending += desired - view.live.length;
                 this.log(`capacity ${view.live.length} -> ${desired}: ${desired - view.live.length} new host(s) on ${t.imageVersion} (${oldLeft} old host(s) left)`);
-                view = await this.look();
             }
 
-            const inFlight = view.retiring.length + view.pending.length + Math.max(0, view.live.length - this.capacity);
-            if ((timeBoxed || !permit.allowed) && view.retiring.length === 0 && view.pending.length === 0) {
+            // A time box lets the hosts in flight finish (the extras pair with old hosts); a refused drain leaves them, and the extras go.
+            const settled = retiringCount === 0 && pending === 0 && (view.live.length <= this.capacity || !permit.allowed || started === 0);
+            if ((timeBoxed || !permit.allowed) && settled) {
                 const refusal = permit.allowed ? undefined : permit;
                 if (refusal?.retryAt !== undefined && !timeBoxed) {
                     await this.waitForPermit(refusal.reason, refusal.retryAt);
@@ -251,11 +258,12 @@ export class SurgeRollout {
                 await this.restore(refusal?.reason ?? "time box reached");
                 throw refusal && !timeBoxed ? this.notPermitted(refusal.reason) : this.timeBoxed();
             }
-            if (inFlight > 0 && view.retiring.length > 0 && view.retiring.every((h) => this.retiring.get(h.instanceId)?.held) && view.pending.length === 0 && started === 0) {
-                const stuck = view.retiring.filter((h) => this.retiring.get(h.instanceId)?.held);
-                const sessions = stuck.flatMap((h) => this.retiring.get(h.instanceId)?.held ?? []);
+            const held = view.retiring.filter((h) => this.retiring.get(h.instanceId)?.held);
+            if (held.length > 0 && held.length === retiringCount && pending === 0) {
+                // Nothing else can move: only hosts whose users stay past the drain timeout are left in flight.
+                const sessions = held.flatMap((h) => this.retiring.get(h.instanceId)?.held ?? []);
                 await this.restore("users past the drain timeout");
-                throw this.drainTimedOut(stuck, sessions);
+                throw this.drainTimedOut(held, sessions);
             }
             this.heartbeat(() => this.progressText(view));
             await this.sleep(t.pollMs);
@@ -362,9 +370,9 @@ export class SurgeRollout {
      * only as the reimage rollout would; a host without sessions loses its session host object
      * (never forced: AVD refuses while sessions exist) and then its instance.
      */
-    private async retire(view: View): Promise<void> {
+    private async retire(view: View): Promise<Host[]> {
         const t = this.inputs;
-        if (view.retiring.length === 0) return;
+        if (view.retiring.length === 0) return [];
         const sessions = await listUserSessions(this.arm, t.hostPool);
         const now = this.now();
         const empty: Host[] = [];
@@ -416,7 +424,7 @@ export class SurgeRollout {
                 this.log(`${h.name} keeps ${r.held.length} user session(s) past the drain timeout of ${describeDuration(t.drainTimeoutMs)}: it holds one slot and stays in drain mode; the other hosts go on`);
             }
         }
-        if (empty.length === 0) return;
+        if (empty.length === 0) return [];
         const gone: Host[] = [];
         for (const h of empty) {
             try {
@@ -428,14 +436,14 @@ export class SurgeRollout {
                 this.log(`AVD refused to remove ${h.name} (${e.armMessage}): waiting for its sessions`);
             }
         }
-        if (gone.length === 0) return;
+        if (gone.length === 0) return [];
         try {
             await beginDeleteInstances(this.arm, t.vmss, gone.map((h) => h.instanceId), t.pollMs);
         } catch (e) {
             // A lost answer or a refusal is reconciled from the instance list on the next poll (Deleting, gone, or still there: asked again).
             if (!(e instanceof ArmError) || !(e.outcomeUnknown || e.status === 409 || e.status === 400)) throw e;
             this.log(`deleting ${list(gone.map((h) => h.name))}: ${e.outcomeUnknown ? "the answer was lost" : `Azure answered HTTP ${e.status} ${e.code}`}; looking again`);
-            return;
+            return [];
         }
         for (const h of gone) {
             this.retiring.delete(h.instanceId);
@@ -447,6 +455,7 @@ export class SurgeRollout {
         }
         await this.marker.remove(gone.map((h) => h.instanceId));
         this.log(`${list(gone.map((h) => h.name))} ${gone.length === 1 ? "has" : "have"} no sessions: removed from the host pool, instance${gone.length === 1 ? "" : "s"} deleted`);
+        return gone;
     }
 
     /** New hosts beyond the configured capacity with no sessions leave (drained first; AVD refuses the removal if a user got on). */
@@ -486,7 +495,10 @@ export class SurgeRollout {
         for (;;) {
             view = await this.look();
             const surplus = view.live.length - this.capacity;
-            if (surplus <= 0) return;
+            if (surplus <= 0) {
+                await this.waitForDeletions();
+                return;
+            }
             // Failed new hosts are already being retired; spare healthy ones without users make up the rest.
             const leaving = view.retiring.length;
             const add = view.fresh
@@ -502,13 +514,32 @@ export class SurgeRollout {
             }
             await this.retire(await this.look());
             view = await this.look();
-            if (view.live.length <= this.capacity) return;
+            if (view.live.length <= this.capacity) {
+                await this.waitForDeletions();
+                return;
+            }
             if (this.now() >= deadline) {
                 this.log(`the scale set stays at ${view.live.length} instance(s), ${view.live.length - this.capacity} above the configured capacity: the extra new hosts have users; the next run removes them`);
                 return;
             }
             await this.sleep(t.pollMs);
         }
+    }
+
+    /** Instances Azure is still deleting are waited for (up to the health timeout), so the run ends with the scale set as it stays. */
+    private async waitForDeletions(): Promise<View> {
+        const deadline = this.now() + this.inputs.healthTimeoutMs;
+        let view = await this.look();
+        while (view.hosts.length > view.live.length) {
+            if (this.now() >= deadline) {
+                this.log(`Azure is still deleting ${list(view.hosts.filter((h) => !view.live.includes(h)).map((h) => h.name))} after ${describeDuration(this.inputs.healthTimeoutMs)}; the capacity already counts them out`);
+                break;
+            }
+            this.heartbeat(() => `waiting for Azure to delete ${view.hosts.length - view.live.length} instance(s)`);
+            await this.sleep(this.inputs.pollMs);
+            view = await this.look();
+        }
+        return view;
     }
 
     private async waitForPermit(reason: string, retryAt: number): Promise<void> {
