@@ -169,8 +169,8 @@ describe("rollout checks: preflight and maintenance windows (tools/rollout/check
             assert.equal(run.code, 0, run.err);
             const drain = firstDrainAt(w) as number;
             assert.ok(drain >= START + 60 * MIN && drain < START + 62 * MIN, `first drain at ${new Date(drain).toISOString()}`);
-            assert.match(run.err, /no host may start draining now \(outside the maintenance window Mon 10:00-18:00 Europe\/Berlin; it opens Mon 2026-01-12 10:00 Europe\/Berlin \(09:00 UTC\)\): waiting with every host in service/);
-            const waits = run.stderr.filter((l) => /waiting to drain \(outside the maintenance window/.test(l));
+            assert.match(run.err, /no host may start draining now \(outside the maintenance window Mon 10:00-18:00 Europe\/Berlin; it opens Mon 2026-01-12 10:00 Europe\/Berlin \(09:00 UTC\)\): waiting until 2026-01-12T09:00:00\.000Z with every host in service/);
+            const waits = run.stderr.filter((l) => /waiting to drain again \(outside the maintenance window/.test(l));
             assert.ok(waits.length >= 10, `a progress line every 5 minutes of the hour (${waits.length})`);
         });
 
