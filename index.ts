@@ -1,10 +1,13 @@
 // avd-image-rings: one ring of the golden-image pipeline per stack (test -> pilot -> prod).
 // Read this file as the table of contents; the work happens in components/ and src/.
 import * as resources from "@pulumi/azure-native/resources";
+import type * as pulumi from "@pulumi/pulumi";
 import { GoldenImageBuild } from "./components/goldenImageBuild";
 import { IMAGE_ESTATE_OPTIONS, ImageGallery } from "./components/imageGallery";
 import { ImageRollout } from "./components/imageRollout";
 import { SessionHostPool } from "./components/sessionHostPool";
+import { AvdInsights } from "./components/avdInsights";
+import { notificationEnvironment } from "./src/config/notifications";
 import { latestImageReference } from "./src/aib/gallery";
 import { loadRingConfig } from "./src/config/parse";
 import { poolPlacement, ringExports, rolloutImage, sessionHostImage, type RingParts } from "./src/fleet";
@@ -25,6 +28,9 @@ export = async () => {
         { resourceGroupName: ring.resourceGroupName, location: ring.location, tags: sessionHostTags(ring) },
         ring.gallery ? IMAGE_ESTATE_OPTIONS : undefined,
     );
+
+    // The webhook the deploy-time tools tell when they start, finish or fail (a secret; empty when off).
+    const notifications = notificationEnvironment(ring.notifications, ring.stack);
 
     // 2. The images: built and published here in the build ring (one gallery, a definition and a
     //    build per image), or the upstream ring's published versions.
@@ -49,6 +55,7 @@ export = async () => {
                 imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
                 tags: ring.tags,
                 perImageRoles: ring.form === "fleet",
+                notificationEnvironment: notifications,
             });
             parts.builds[image.name] = { templateName: build.templateName, buildCommandCli: build.buildCommandCli, buildCommandPowershell: build.buildCommandPowershell };
             parts.images[image.name] = {
@@ -64,6 +71,7 @@ export = async () => {
     }
 
     // 3. Each host pool on its pinned version, then its rollout and health gate.
+    const avd: Record<"hostPoolIds" | "applicationGroupIds" | "workspaceIds", Record<string, pulumi.Output<string>>> = { hostPoolIds: {}, applicationGroupIds: {}, workspaceIds: {} };
     for (const pool of Object.values(ring.hostPools)) {
         const sessionHosts = new SessionHostPool(`session-hosts${pool.logicalSuffix}`, {
             placement: poolPlacement(ring, pool, resourceGroup.name),
@@ -72,10 +80,17 @@ export = async () => {
         });
         const rollout = new ImageRollout(
             `rollout${pool.logicalSuffix}`,
-            { sessionHosts: pool.sessionHosts, vmssId: sessionHosts.vmssId, hostPoolId: sessionHosts.hostPoolId, image: rolloutImage(pool, parts.images) },
+            { sessionHosts: pool.sessionHosts, vmssId: sessionHosts.vmssId, hostPoolId: sessionHosts.hostPoolId, image: rolloutImage(pool, parts.images), notificationEnvironment: notifications },
             { dependsOn: [sessionHosts] },
         );
         parts.pools[pool.name] = { hostPoolId: sessionHosts.hostPoolId, vmssId: sessionHosts.vmssId, validatedImageVersion: rollout.validatedImageVersion };
+        avd.hostPoolIds[pool.name] = sessionHosts.hostPoolId;
+        avd.applicationGroupIds[pool.name] = sessionHosts.applicationGroupId;
+        avd.workspaceIds[pool.name] = sessionHosts.workspaceId;
+    }
+    // AVD Insights (optional): every host pool, application group and workspace to Log Analytics.
+    if (ring.insights) {
+        new AvdInsights("insights", { resourceGroupName: resourceGroup.name, location: ring.location, tags: sessionHostTags(ring), workspace: ring.insights, ...avd });
     }
 
     // 4. Outputs: the promotion contract the next ring reads (src/promotion/ringOutputs.ts).

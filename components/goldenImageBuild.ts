@@ -42,6 +42,8 @@ export interface GoldenImageBuildArgs {
      * group each get their own roles. Default false: the single-image form's GUIDs (purpose and scope only).
      */
     perImageRoles?: boolean;
+    /** Notification entries of the command's environment (notificationEnvironment, src/config/notifications.ts); default none. */
+    notificationEnvironment?: Record<string, pulumi.Input<string>>;
 }
 
 /** The deploy-time tool that runs the template and waits for the version (docs/ARCHITECTURE.md). */
@@ -152,6 +154,7 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
                 // (secrets stay Pulumi secrets: encrypted in state, [secret] in every preview).
                 environment: {
                     ...stackProviderCredentials(),
+                    ...args.notificationEnvironment,
                     AVD_IMAGE_TEMPLATE_ID: template.id,
                     AVD_GALLERY_IMAGE_VERSION_ID: imageVersionId,
                     AVD_CONTENT_HASH: contentHash,

@@ -38,6 +38,8 @@ export interface ImageRolloutArgs {
     vmssId: pulumi.Input<string>;
     hostPoolId: pulumi.Input<string>;
     image: RolloutImage;
+    /** Notification entries of the command's environment (notificationEnvironment, src/config/notifications.ts); default none. */
+    notificationEnvironment?: Record<string, pulumi.Input<string>>;
 }
 
 export class ImageRollout extends pulumi.ComponentResource {
@@ -53,7 +55,7 @@ export class ImageRollout extends pulumi.ComponentResource {
         const hosts = args.sessionHosts;
         const image = args.image;
         // The provider's credential settings from the stack config, as ARM_* variables (README "Credentials of the deploy-time tools").
-        const credentials = stackProviderCredentials();
+        const credentials = { ...stackProviderCredentials(), ...args.notificationEnvironment };
         const imageTrigger = image.kind === "gallery" ? image.imageVersionId : marketplaceImageUrn(image.image);
         const targets = pulumi
             .all([args.vmssId, args.hostPoolId, imageTrigger])

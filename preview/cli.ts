@@ -136,7 +136,7 @@ function jsonObject(text: string | undefined): Record<string, unknown> {
 /** A ring's pinned versions by image name: `imageVersions`, or the single form's `imageVersion` as image `default`. */
 function pinnedVersions(c: StackConfig): Record<string, string> {
     const single = c.config[VERSION_KEY];
-    const pins = single !== undefined ? { [SINGLE_FORM_NAME]: single } : jsonObject(c.config[VERSIONS_KEY]);
+    const pins = single ? { [SINGLE_FORM_NAME]: single } : jsonObject(c.config[VERSIONS_KEY]);
     return Object.fromEntries(Object.entries(pins).filter((e): e is [string, string] => typeof e[1] === "string" && semver.valid(e[1]) !== null));
 }
 

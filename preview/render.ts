@@ -76,6 +76,12 @@ export function keyInputs(r: Pick<RecordedResource, "type" | "inputs">): string 
                 `upgrade ${str(get(i, "upgradePolicy.mode"))}`,
                 `image ${lastSegment(get(i, "virtualMachineProfile.storageProfile.imageReference.id"))}`,
             ].join(", ");
+        case "azure-native:operationalinsights:Workspace":
+            return `${str(i.workspaceName)} ${str(get(i, "sku.name"))} ${str(i.retentionInDays)} days`;
+        case "azure-native:monitor:DiagnosticSetting": {
+            const logs = Array.isArray(i.logs) ? (i.logs as Inputs[]).filter((l) => l.enabled === true).map((l) => str(l.category)) : [];
+            return `${lastSegment(i.resourceUri)} -> ${lastSegment(i.workspaceId)}: ${logs.join(", ")}`;
+        }
         case "pulumi:pulumi:StackReference":
             return str(i.name);
     }

@@ -53,6 +53,9 @@ const ARM_SHAPES: Record<string, ArmShape> = {
         nameInput: "applicationGroupName",
     },
     "azure-native:desktopvirtualization:Workspace": { path: "Microsoft.DesktopVirtualization/workspaces/{workspaceName}", nameInput: "workspaceName" },
+    "azure-native:operationalinsights:Workspace": { path: "Microsoft.OperationalInsights/workspaces/{workspaceName}", nameInput: "workspaceName" },
+    // An extension resource: resourceId() places it below the resource it configures.
+    "azure-native:monitor:DiagnosticSetting": { path: "", nameInput: "name" },
 };
 
 function fill(template: string, inputs: Record<string, unknown>, fallbackName: string, nameInput: string): string {
@@ -67,6 +70,8 @@ function resourceId(args: MockResourceArgs, ctx: SimulationContext): string {
             return `${sub}/resourceGroups/${String(inputs.resourceGroupName ?? args.name)}`;
         case "azure-native:authorization:RoleDefinition":
             return `${String(inputs.scope)}/providers/Microsoft.Authorization/roleDefinitions/${String(inputs.roleDefinitionId ?? stableGuid(args.name))}`;
+        case "azure-native:monitor:DiagnosticSetting":
+            return `${String(inputs.resourceUri)}/providers/Microsoft.Insights/diagnosticSettings/${String(inputs.name ?? args.name)}`;
         case "azure-native:authorization:RoleAssignment":
             return `${String(inputs.scope)}/providers/Microsoft.Authorization/roleAssignments/${String(inputs.roleAssignmentName ?? stableGuid(args.name))}`;
     }

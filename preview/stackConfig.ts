@@ -8,6 +8,34 @@ import { nearMissNamespaceProblem, PROJECT, TOP_LEVEL_KEYS } from "../src/config
 import { closest, ConfigError } from "../src/config/reader";
 
 export const OFFLINE_SECRET = "offline-preview-secret";
+/**
+ * A secure value inside an object (`pulumi config set --secret --path key.sub`). The only one the
+ * program reads is the notifications webhook URL, so the placeholder is a URL in the reserved
+ * `.invalid` domain (RFC 2606) that the URL rule accepts and nothing could ever reach.
+ */
+export const OFFLINE_NESTED_SECRET = "https://offline-preview-secret.invalid/";
+
+function isSecure(value: unknown): value is { secure: string } {
+    return isRecord(value) && Object.keys(value).length === 1 && typeof value.secure === "string";
+}
+
+/**
+ * An object holding a secure value anywhere inside: the CLI then marks the whole top-level key secret
+ * (a config object with a secure value inside is secure as a whole, pulumi/pulumi#3343) and hands it
+ * over decrypted; offline each secure value becomes the placeholder.
+ */
+function maskNested(value: unknown): { value: unknown; secret: boolean } {
+    if (isSecure(value)) return { value: OFFLINE_NESTED_SECRET, secret: true };
+    if (Array.isArray(value)) {
+        const items = value.map(maskNested);
+        return { value: items.map((i) => i.value), secret: items.some((i) => i.secret) };
+    }
+    if (isRecord(value)) {
+        const entries = Object.entries(value).map(([k, v]) => [k, maskNested(v)] as const);
+        return { value: Object.fromEntries(entries.map(([k, m]) => [k, m.value])), secret: entries.some(([, m]) => m.secret) };
+    }
+    return { value, secret: false };
+}
 
 export interface StackConfig {
     project: string;
@@ -103,23 +131,27 @@ export function readStackConfig(dir: string, stack: string, stackDir = dir): Sta
         if (!key.includes(":")) {
             throw new ConfigError(`${file}: config key "${key}" needs a namespace, e.g. "${project}:${key}"`);
         }
-        if (isRecord(value) && Object.keys(value).length === 1 && typeof value.secure === "string") {
+        if (isSecure(value)) {
             config[key] = OFFLINE_SECRET;
             secretKeys.push(key);
             continue;
         }
-        config[key] = asString(value);
+        const masked = maskNested(value);
+        if (masked.secret) secretKeys.push(key);
+        config[key] = asString(masked.value);
     }
-    // The CLI merges an ESC environment's pulumiConfig under the stack file's values; offline there is
-    // no environment to open, so say so, and fail as the CLI would on the required keys then missing.
+    // The CLI refuses a stack lacking a key Pulumi.yaml declares without a default. It merges an ESC
+    // environment's pulumiConfig under the stack file's values; offline there is no environment to
+    // open, so say so, and fail as the CLI would on the required keys then missing.
     const environments = escEnvironments(doc.environment);
-    if (environments.length > 0) {
-        const missing = required.filter((key) => !(key in config));
-        if (missing.length > 0) {
-            throw new ConfigError(
-                `${file}: imports the ESC environment(s) ${environments.join(", ")}, which the offline preview cannot open; without them the stack lacks the required key(s) ${missing.join(", ")}`,
-            );
-        }
+    const missing = required.filter((key) => !(key in config));
+    if (missing.length > 0) {
+        throw new ConfigError(
+            environments.length > 0
+                ? `${file}: imports the ESC environment(s) ${environments.join(", ")}, which the offline preview cannot open; without them the stack lacks the required key(s) ${missing.join(", ")}`
+                : `${file}: lacks the required key(s) ${missing.join(", ")} (Pulumi.yaml declares them without a default; the Pulumi CLI refuses the stack without them)`,
+            { file, key: missing[0] },
+        );
     }
     return { project, stack, config, secretKeys, environments };
 }

@@ -92,8 +92,10 @@ describe("deploy workflow (.github/workflows/deploy.yml and pulumi-up.yml)", () 
 
     it("prod's job limit exceeds the rollout's maxRunMinutes by the setup margin and stays under GitHub's 6 h", () => {
         // The rollout stops cleanly between batches at maxRunMinutes; the job must outlive it, or
-        // GitHub kills `pulumi up` mid-batch. 300 is what Pulumi.prod.yaml sets.
-        const maxRunMinutes = Number(stackValue("prod", ["avd-image-rings:sessionHosts", "rollout", "maxRunMinutes"]) ?? 300);
+        // GitHub kills `pulumi up` mid-batch. The pools roll out side by side (no dependency between
+        // them), so the longest pool's time box counts; 300 is what Pulumi.prod.yaml sets for office.
+        const pools = stackValue("prod", ["avd-image-rings:hostPools"]) as Record<string, { rollout?: { maxRunMinutes?: number } }>;
+        const maxRunMinutes = Math.max(...Object.values(pools).map((p) => Number(p.rollout?.maxRunMinutes ?? 300)));
         const timeout = Number(deploy.jobs.prod.with?.["timeout-minutes"]);
         assert.ok(timeout >= maxRunMinutes + 30, `timeout ${timeout} leaves at least 30 minutes over maxRunMinutes ${maxRunMinutes}`);
         assert.ok(timeout < 360, "under the 6 h limit of GitHub-hosted runners");
@@ -101,7 +103,9 @@ describe("deploy workflow (.github/workflows/deploy.yml and pulumi-up.yml)", () 
     });
 
     it("test's job limit exceeds the AIB build timeout its stack file sets, under 6 h", () => {
-        const buildTimeout = Number(stackValue("test", ["avd-image-rings:image", "build", "timeoutMinutes"]));
+        // The images build side by side: the longest build counts.
+        const images = stackValue("test", ["avd-image-rings:images"]) as Record<string, { build?: { timeoutMinutes?: number } }>;
+        const buildTimeout = Math.max(...Object.values(images).map((i) => Number(i.build?.timeoutMinutes ?? 240)));
         const timeout = Number(deploy.jobs.test.with?.["timeout-minutes"]);
         assert.ok(timeout > buildTimeout, `timeout ${timeout} > build timeout ${buildTimeout}`);
         assert.ok(timeout < 360);

@@ -94,6 +94,9 @@ describe("fleet: several images and host pools per ring", function () {
             const definitions = test.resources.filter((r) => r.type === "azure-native:compute:GalleryImage").map((r) => r.inputs.galleryImageName);
             assert.deepEqual(definitions.sort(), ["avd-win11-dev", "avd-win11-m365"], "one gallery, one definition per image");
             assert.equal(test.resources.filter((r) => r.type === "azure-native:compute:Gallery").length, 1);
+            for (const estate of test.resources.filter((r) => r.type === "azure-native:compute:Gallery" || r.type === "azure-native:compute:GalleryImage")) {
+                assert.deepEqual([estate.options.protect, estate.options.retainOnDelete], [true, true], `${estate.name} is protected and retained on delete`);
+            }
             for (const report of reports) {
                 const scaleSets = report.resources.filter((r) => r.type === "azure-native:compute:VirtualMachineScaleSet").map((r) => r.inputs.vmScaleSetName);
                 assert.deepEqual(scaleSets.sort(), [`vmss-avd-${report.stack}-dev`, `vmss-avd-${report.stack}-office`]);

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { join } from "node:path";
 import { render, runPreview } from "../preview/cli";
 import type { StackReport } from "../preview/render";
+import { SINGLE_IMAGE_DIR } from "./fixtures/singleImageStacks";
 
 const ROOT = join(__dirname, "..");
 
@@ -18,11 +19,11 @@ function byName(resources: JsonResource[], type: string, name: string): JsonReso
     return found;
 }
 
-describe("image estate protection (offline preview of the shipped rings)", function () {
+describe("image estate protection (offline preview of the single-image rings; the fleet's in fleet.test.ts)", function () {
     this.timeout(60000);
     let reports: StackReport[];
     before(async () => {
-        ({ reports } = await runPreview({ stacks: ["test", "pilot"], format: "json", dir: ROOT, policies: false }));
+        ({ reports } = await runPreview({ stacks: ["test", "pilot"], format: "json", dir: ROOT, stackDir: SINGLE_IMAGE_DIR, policies: false }));
     });
 
     const json = (stack: string): JsonResource[] => {

@@ -6,13 +6,15 @@ import { join } from "node:path";
 import { parseDocument } from "yaml";
 import { exitCodeFor, offlineGalleryVersions, parseArgs, render, runError, runPreview } from "../preview/cli";
 import { readStackConfig } from "../preview/stackConfig";
+import { SINGLE_IMAGE_DIR } from "./fixtures/singleImageStacks";
 
 const ROOT = join(__dirname, "..");
 
-/** A scratch copy of the project's stack files, for mutated rings. */
+/** A scratch project with the single-image example stacks, for mutated rings (the fleet has its own tests: fleet.test.ts). */
 function scratchProject(): string {
     const dir = mkdtempSync(join(tmpdir(), "avd-rings-"));
-    for (const f of readdirSync(ROOT).filter((f) => /^Pulumi(\..+)?\.yaml$/.test(f))) cpSync(join(ROOT, f), join(dir, f));
+    cpSync(join(ROOT, "Pulumi.yaml"), join(dir, "Pulumi.yaml"));
+    for (const f of readdirSync(SINGLE_IMAGE_DIR).filter((f) => /^Pulumi\..+\.yaml$/.test(f))) cpSync(join(SINGLE_IMAGE_DIR, f), join(dir, f));
     return dir;
 }
 
@@ -38,7 +40,7 @@ describe("offline preview", function () {
 
     describe("the shipped rings", () => {
         it("preview clean: every ring complete, no mandatory violation, exit 0", async () => {
-            const { reports, exitCode } = await runPreview({ stacks: ["test", "pilot", "prod"], format: "json", dir: ROOT });
+            const { reports, exitCode } = await runPreview({ stacks: ["test", "pilot", "prod"], format: "json", dir: ROOT, stackDir: SINGLE_IMAGE_DIR });
             assert.equal(exitCode, 0, JSON.stringify(reports.map((r) => ({ stack: r.stack, error: r.error, violations: r.violations })), null, 2));
             for (const r of reports) {
                 const types = r.resources.map((x) => x.type);
@@ -68,7 +70,7 @@ describe("offline preview", function () {
         });
 
         it("prints realistic ARM ids and the documented JSON shape", async () => {
-            const { reports } = await runPreview({ stacks: ["prod"], format: "json", dir: ROOT });
+            const { reports } = await runPreview({ stacks: ["prod"], format: "json", dir: ROOT, stackDir: SINGLE_IMAGE_DIR });
             const json = JSON.parse(render(reports, "json")) as Record<string, unknown>;
             assert.deepEqual(Object.keys(json).sort(), ["outputs", "resources", "stack", "violations"]);
             const outputs = json.outputs as Record<string, string>;
@@ -85,7 +87,7 @@ describe("offline preview", function () {
         });
 
         it("never prints a secret", async () => {
-            const { reports } = await runPreview({ stacks: ["test", "prod"], format: "json", dir: ROOT });
+            const { reports } = await runPreview({ stacks: ["test", "prod"], format: "json", dir: ROOT, stackDir: SINGLE_IMAGE_DIR });
             const text = render(reports, "json") + render(reports, "text") + render(reports, "markdown");
             assert.ok(text.includes("[secret]"), "secrets are shown masked");
             for (const leaked of ["offline-preview-registration-token", "offline-preview-not-a-password"]) {
@@ -94,7 +96,7 @@ describe("offline preview", function () {
         });
 
         it("renders a pull-request comment with each ring's version and policy result", async () => {
-            const { reports } = await runPreview({ stacks: ["test", "pilot", "prod"], format: "markdown", dir: ROOT });
+            const { reports } = await runPreview({ stacks: ["test", "pilot", "prod"], format: "markdown", dir: ROOT, stackDir: SINGLE_IMAGE_DIR });
             const md = render(reports, "markdown");
             assert.match(md, /\| `prod` \| 1\.2\.0 \| \d+ \| 0 \| \d+ \| ✅ ok \|/);
             assert.match(md, /### `pilot`/);
@@ -275,9 +277,11 @@ describe("offline preview", function () {
             assert.throws(() => parseArgs(["--stack", "prod", "--bogus"], ROOT), /unknown argument "--bogus"/);
         });
 
-        it("takes the offline gallery to hold the build ring's version and older pinned versions", () => {
-            const configs = ["test", "pilot", "prod"].map((s) => readStackConfig(ROOT, s));
-            assert.deepEqual(offlineGalleryVersions(configs), { "avd-win11-m365": ["1.2.0"] });
+        it("takes the offline gallery to hold, per image definition, the build ring's version and older pinned versions", () => {
+            const single = ["test", "pilot", "prod"].map((s) => readStackConfig(ROOT, s, SINGLE_IMAGE_DIR));
+            assert.deepEqual(offlineGalleryVersions(single), { "avd-win11-m365": ["1.2.0"] });
+            const fleet = ["test", "pilot", "prod"].map((s) => readStackConfig(ROOT, s));
+            assert.deepEqual(offlineGalleryVersions(fleet), { "avd-win11-m365": ["1.2.0"], "avd-win11-dev": ["1.0.0", "1.1.0"] });
         });
 
         it("exit code: errors beat refusals beat clean", () => {

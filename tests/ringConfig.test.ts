@@ -4,12 +4,13 @@ import { onlyImage, onlyPool } from "./fixtures/fleet";
 import { galleryVersionProblem, nearMissNamespaceProblem, parseRingConfig } from "../src/config/parse";
 import { ConfigError } from "../src/config/reader";
 import { readStackConfig } from "../preview/stackConfig";
+import { SINGLE_IMAGE_DIR } from "./fixtures/singleImageStacks";
 
 const ROOT = `${__dirname}/..`;
 
-/** The raw values a shipped stack file gives the program (objects parsed from JSON). */
+/** The raw values a single-image example stack file gives the program (objects parsed from JSON). */
 function shipped(stack: string): Record<string, unknown> {
-    const cfg = readStackConfig(ROOT, stack).config;
+    const cfg = readStackConfig(ROOT, stack, SINGLE_IMAGE_DIR).config;
     const values: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(cfg)) {
         const key = k.replace(/^avd-image-rings:/, "");

@@ -89,7 +89,7 @@ describe("stack configuration as the CLI reads it: secret keys and ESC environme
         assert.equal(exitCodeFor([report]), 2);
         assert.equal(
             report.error?.message,
-            `Pulumi.pilot.yaml: imports the ESC environment(s) avd/pilot, avd/shared, which the offline preview cannot open; without them the stack lacks the required key(s) ${PROJECT}:imageVersion, ${PROJECT}:location`,
+            `Pulumi.pilot.yaml: imports the ESC environment(s) avd/pilot, avd/shared, which the offline preview cannot open; without them the stack lacks the required key(s) ${PROJECT}:location`,
         );
     });
 

@@ -17,6 +17,7 @@ import { STORAGE_SCOPE } from "./azure/credentials";
 import { parseTypedResourceId, parentId, ResourceIdError, sameResourceId, type ResourceId } from "./azure/ids";
 import { getCaseInsensitive, isRecord, optionalArray, optionalRecord, optionalString, stringMap } from "./azure/json";
 import { AVD_ENV as V, EnvironmentReader, LIMITS } from "../src/tools/environment";
+import { Notifier, type NotifyOptions } from "./shared/notify";
 
 // Hand-written: @azure/arm-imagebuilder 5.0.0 sends 2025-10-01, not the template's 2024-02-01.
 export const IMAGE_BUILDER_API_VERSION = "2024-02-01";
@@ -40,6 +41,7 @@ export interface MainOptions extends ToolOptions {
     graceMinutes?: number;
     /** How long to wait for a cancel to take effect after a timeout. */
     cancelWaitMinutes?: number;
+    notify?: NotifyOptions;
 }
 
 export interface BuildInputs {
@@ -585,8 +587,10 @@ function short(hash: string): string {
 /** Runs the trigger; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
     let trigger: BuildTrigger | undefined;
+    const notifier = Notifier.fromEnvironment(env, "build", io, options.clock ?? systemClock, options.notify);
     try {
         const inputs = readInputs(env);
+        await notifier.started();
         const heartbeat = new Progress(io, options.clock ?? systemClock);
         const arm = ArmClient.fromEnvironment(env, {
             clock: options.clock,
@@ -604,14 +608,18 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         });
         const result = await trigger.run();
         io.stdout(JSON.stringify(result));
+        await notifier.finished(result.reusedExistingVersion ? `image version ${result.imageVersion} was already published with this content` : `image version ${result.imageVersion} published`);
         return 0;
     } catch (e) {
         if (e instanceof StopRequested) {
             io.stderr(`Error: the image build trigger ${e.message}.`);
             for (const line of trigger?.stopNote() ?? []) io.stderr(line);
+            await notifier.failed([`the image build trigger ${e.message}`]);
             return 1;
         }
-        for (const line of describeFailure(e)) io.stderr(line);
+        const report = describeFailure(e);
+        for (const line of report) io.stderr(line);
+        await notifier.failed(report);
         return 1;
     }
 }

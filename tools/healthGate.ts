@@ -17,15 +17,20 @@ import { Progress, runAsScript, type Io, type ToolOptions } from "./shared/tool"
 import { InputError, readGateInputs } from "./rollout/env";
 import { describeFailure } from "./rollout/failure";
 import { HealthGate } from "./rollout/healthGateRunner";
+import { Notifier, type NotifyOptions } from "./shared/notify";
 
 export type { GateResult } from "./rollout/healthGateRunner";
 
-export type MainOptions = ToolOptions;
+export interface MainOptions extends ToolOptions {
+    notify?: NotifyOptions;
+}
 
 /** Runs the gate; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
+    const notifier = Notifier.fromEnvironment(env, "health gate", io, options.clock ?? systemClock, options.notify);
     try {
         const inputs = readGateInputs(env);
+        await notifier.started();
         const heartbeat = new Progress(io, options.clock ?? systemClock);
         const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs,
             signal: options.signal,
@@ -35,9 +40,12 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         });
         const result = await new HealthGate(arm, inputs, io).execute();
         io.stdout(JSON.stringify(result));
+        await notifier.finished(`${result.hostsPassed} of ${result.hostsChecked} host(s) healthy on ${result.validatedImageVersion}`);
         return 0;
     } catch (e) {
-        for (const line of describeFailure(e, "health gate")) io.stderr(line);
+        const report = describeFailure(e, "health gate");
+        for (const line of report) io.stderr(line);
+        await notifier.failed(report);
         return e instanceof InputError ? 2 : 1;
     }
 }

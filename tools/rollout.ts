@@ -25,6 +25,7 @@ import { Rollout } from "./rollout/rolloutRunner";
 import { rolloutChecks } from "./rollout/checks";
 import type { RolloutHooks } from "./rollout/hooks";
 import { SurgeRollout } from "./rollout/surgeRunner";
+import { Notifier, type NotifyOptions } from "./shared/notify";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
@@ -33,13 +34,16 @@ export interface MainOptions extends ToolOptions {
     owner?: string;
     /** Checks before the first change and before each drain (tools/rollout/hooks.ts). */
     hooks?: RolloutHooks;
+    notify?: NotifyOptions;
 }
 
 /** Runs the rollout; returns the exit code. Never throws. */
 export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions = {}): Promise<number> {
     let rollout: Rollout | SurgeRollout | undefined;
+    const notifier = Notifier.fromEnvironment(env, "rollout", io, options.clock ?? systemClock, options.notify);
     try {
         const inputs = readRolloutInputs(env);
+        await notifier.started();
         const heartbeat = new Progress(io, options.clock ?? systemClock);
         const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, defaultPollIntervalMs: inputs.pollMs,
             signal: options.signal,
@@ -52,10 +56,13 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         rollout = inputs.strategy.kind === "surge" ? new SurgeRollout(arm, inputs, io, runnerOptions) : new Rollout(arm, inputs, io, runnerOptions);
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
+        await notifier.finished(`${result.instancesUpgraded} host(s) moved to ${result.imageVersion} in ${result.batches} batch(es), ${result.instancesAlreadyCurrent} already current`);
         return 0;
     } catch (e) {
-        for (const line of describeFailure(e, "rollout")) io.stderr(line);
+        const report = describeFailure(e, "rollout");
+        for (const line of report) io.stderr(line);
         if (rollout?.started) for (const line of rollout.report()) io.stderr(line);
+        await notifier.failed(report);
         return e instanceof InputError ? 2 : 1;
     }
 }

@@ -8,6 +8,8 @@ import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { closest, ConfigError, editDistance, Reader } from "./reader";
 import { parseRolloutStrategy } from "./rolloutStrategy";
 import { parseRolloutWindow } from "./window";
+import { parseInsights } from "./insights";
+import { parseNotifications } from "./notifications";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -429,6 +431,8 @@ export const TOP_LEVEL_KEYS = [
     "tags",
     "adminPassword",
     "domainJoinPassword",
+    "notifications",
+    "insights",
 ] as const;
 
 /** The image and pool name of the single-image form, as the fleet outputs (`images.default`, `hostPools.default`) name them. */
@@ -479,7 +483,9 @@ export function parseRingConfig(raw: RawRingConfig): RingConfig {
 
     const resourceGroupName = r.strOr("resourceGroupName", `rg-avd-${raw.stack}`, rules.resourceGroup);
     const tags = tagMap(r, "tags");
-    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags };
+    const notifications = parseNotifications(r.optObj("notifications"), isSecret(`${PROJECT}:notifications`), raw.stack);
+    const insights = parseInsights(r.optObj("insights"));
+    const base = { stack: raw.stack, stackFile: file, location, resourceGroupName, promoteFrom, tags, notifications, insights };
     const ring: RingConfig =
         form === "single" ? { ...base, form, ...parseSingleForm(r, raw, location, !promoteFrom) } : { ...base, form, ...parseFleetForm(r, raw, location, !promoteFrom) };
     r.done();
@@ -516,6 +522,8 @@ function parseSingleForm(r: Reader, raw: RawRingConfig, location: string, buildR
 
 /** `gallery` + `images` (build ring) + `imageVersions` + `hostPools`. */
 function parseFleetForm(r: Reader, raw: RawRingConfig, location: string, buildRing: boolean): FleetParts {
+    // Pulumi.yaml declares the single form's imageVersion with an empty default, so a fleet stack holds it empty.
+    r.optStr("imageVersion");
     const imageVersions: Record<string, string> = {};
     for (const [name, version, map] of r.entries("imageVersions")) {
         if (!fleetName.pattern.test(name)) map.fail(name, `is not a valid image name: ${fleetName.hint}`);

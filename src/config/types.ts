@@ -3,6 +3,8 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
 import type { RolloutWindow } from "../rollout/window";
+import type { InsightsConfig } from "./insights";
+import type { NotificationsConfig } from "./notifications";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -260,4 +262,8 @@ export interface RingConfig {
     /** Pool name -> pool, in the order of the stack file. */
     hostPools: Record<string, PoolConfig>;
     tags: Record<string, string>;
+    /** `avd-image-rings:notifications` (src/config/notifications.ts). */
+    notifications?: NotificationsConfig;
+    /** `avd-image-rings:insights` (src/config/insights.ts). */
+    insights?: InsightsConfig;
 }

@@ -50,6 +50,8 @@ export interface Variable {
     unit?: string;
     /** Text only: a line break is allowed (message bodies). */
     multiLine?: boolean;
+    /** A Pulumi secret in the command's environment (encrypted in state, [secret] in previews); never printed. */
+    secret?: boolean;
 }
 
 const integer = (name: string, range: IntegerRange): Variable => {
@@ -63,6 +65,10 @@ export const UPGRADE_MODES = ["Manual", "Rolling", "Automatic"] as const;
 export const ROLLOUT_STRATEGIES = ["reimage", "surge"] as const;
 /** A Uniform scale set from a gallery image holds 1 to 1000 instances (the config's sessionHosts.capacity). */
 export const CAPACITY_RANGE: IntegerRange = { min: 1, max: 1000 };
+
+/** Webhook payload shapes (tools/shared/notify.ts); "auto" picks one from the URL's host. */
+export const NOTIFICATION_FORMATS = ["auto", "teams", "slack", "generic"] as const;
+export type NotificationFormat = (typeof NOTIFICATION_FORMATS)[number];
 
 /** Every variable by its role; `name` is what the environment holds. */
 export const AVD_ENV = {
@@ -104,6 +110,11 @@ export const AVD_ENV = {
     vmSize: { name: "AVD_VM_SIZE", kind: "text" },
     /** sessionHosts.rollout.window as JSON (src/config/window.ts); unset = drain at any time. */
     rolloutWindow: { name: "AVD_ROLLOUT_WINDOW", kind: "json" },
+    // Notifications (all three tools, only when avd-image-rings:notifications is set).
+    notifyWebhookUrl: { name: "AVD_NOTIFY_WEBHOOK_URL", kind: "text", secret: true },
+    notifyFormat: { name: "AVD_NOTIFY_FORMAT", kind: "enum", values: NOTIFICATION_FORMATS },
+    /** The ring (stack) a message names. */
+    ring: { name: "AVD_RING", kind: "text" },
 } as const satisfies Record<string, Variable>;
 
 /**
