@@ -155,7 +155,7 @@ async function runOnce(hosts: number, strategy: Strategy, baseEnv: Record<string
     const drainTimeoutMs = Number(baseEnv.AVD_DRAIN_TIMEOUT_MINUTES) * 60_000;
     const plan = scenario(hosts, drainTimeoutMs);
     const compute = new ComputeModule({ deleteSeconds: DURATIONS.deleteSeconds });
-    const dv = new DesktopVirtualizationModule({ compute, heartbeatSeconds: DURATIONS.heartbeatSeconds });
+    const dv = new DesktopVirtualizationModule({ compute, heartbeatSeconds: DURATIONS.heartbeatSeconds, sampleAccepting: true });
     const network = new NetworkModule({ compute });
     const quota = new ComputeCapacityModule({ compute });
     const fake = new FakeAzure({ clock, acceptToken: TOKEN, throttle: ARM_THROTTLE });
@@ -189,6 +189,7 @@ async function runOnce(hosts: number, strategy: Strategy, baseEnv: Record<string
         const work = plan.map((p) => p.d + (strategy.env.AVD_ROLLOUT_STRATEGY === "surge" ? p.uSurge : p.uReimage));
         const bound = lowerBoundMs(work, step);
         const accepting = dv.acceptingSamples.filter((s) => s.time >= start).map((s) => s.accepting);
+        if (accepting.length === 0) throw new Error("the fake sampled no accepting hosts: the capacity figure would be empty");
         const last = stdout[stdout.length - 1];
         const result = exitCode === 0 && last ? (JSON.parse(last) as RolloutResult) : undefined;
         return {

@@ -37,7 +37,7 @@ interface Run {
 async function world(capacity = 10): Promise<World> {
     const clock = new VirtualClock();
     const compute = new ComputeModule();
-    const dv = new DesktopVirtualizationModule({ compute });
+    const dv = new DesktopVirtualizationModule({ compute, sampleAccepting: true });
     // Room for the surge: the preflight reads the subnet and the region's vCPU quota before the first change.
     const network = new NetworkModule({ compute });
     const quota = new ComputeCapacityModule({ compute });

@@ -165,6 +165,8 @@ export interface DesktopVirtualizationOptions {
     heartbeatSeconds?: number;
     /** How overdue a heartbeat is before AVD reports the host Unavailable (default 90 s). */
     heartbeatTimeoutSeconds?: number;
+    /** Sample the hosts accepting new sessions after every request (`acceptingSamples`; costs a pass over the pool per request). */
+    sampleAccepting?: boolean;
 }
 
 export class DesktopVirtualizationModule implements ResourceProviderModule {
@@ -177,7 +179,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     readonly sessionsLostToDeletion: Array<{ sessionHostName: string; userPrincipalName: string; time: number; by: "vm" | "sessionHost" }> = [];
     /** Every session host removed from a pool (SessionHosts_Delete answered 200). */
     readonly sessionHostDeletions: Array<{ sessionHostName: string; force: boolean; time: number }> = [];
-    /** Hosts accepting new sessions, sampled after every request the compute and AVD modules answer. */
+    /** Hosts accepting new sessions, sampled after every request the compute and AVD modules answer (with `sampleAccepting`). */
     readonly acceptingSamples: AcceptingSample[] = [];
     private fake?: FakeAzure;
     private readonly pools = new Map<string, HostPool>();
@@ -185,11 +187,13 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
 
     readonly heartbeatMs: number;
     readonly heartbeatTimeoutMs: number;
+    private readonly sampling: boolean;
 
     constructor(options: DesktopVirtualizationOptions) {
         this.compute = options.compute;
         this.heartbeatMs = (options.heartbeatSeconds ?? 30) * 1000;
         this.heartbeatTimeoutMs = (options.heartbeatTimeoutSeconds ?? 90) * 1000;
+        this.sampling = options.sampleAccepting ?? false;
         this.compute.onRemove((scaleSetId, instanceId) => {
             // A deleted VM's session host stays registered (AVD does not remove it) and stops heartbeating.
             for (const pool of this.poolsOf(scaleSetId)) {
@@ -376,6 +380,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     }
 
     private sample(after: string): void {
+        if (!this.sampling) return;
         for (const [id] of this.pools) this.acceptingSamples.push({ time: this.now(), accepting: this.accepting(id), after });
     }
 
