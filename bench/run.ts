@@ -10,13 +10,15 @@ import { log, PROJECT_DIR, round, table, verdict } from "./measure";
 import { benchPolicyThroughput, DEFAULT_DECOMPOSITION_SIZE, DEFAULT_POLICY_SIZES, renderPolicyThroughput, type PolicyThroughputResult } from "./policyThroughput";
 import { benchPreviewLatency, renderPreviewLatency, type PreviewLatencyResult } from "./previewLatency";
 import { benchRolloutScaling, DEFAULT_HOST_COUNTS, renderRolloutScaling, type RolloutScalingResult } from "./rolloutScaling";
+import { benchRolloutStrategies, DEFAULT_STRATEGY_HOSTS, renderRolloutStrategies, type RolloutStrategiesResult } from "./rolloutStrategies";
 import { benchTypecheck, renderTypecheck, type TypecheckResult } from "./typecheck";
 
-const BENCHMARKS = ["preview", "typecheck", "policy", "rollout"] as const;
+const BENCHMARKS = ["preview", "typecheck", "policy", "rollout", "strategies"] as const;
 type Benchmark = (typeof BENCHMARKS)[number];
 
 const USAGE = `usage: npm run bench -- [--runs N] [--rollout-runs N] [--only ${BENCHMARKS.join(",")}]
-                        [--policy-sizes 10,100,1000,10000] [--policy-split-size N] [--hosts 10,100,1000] [--profile] [--out FILE]
+                        [--policy-sizes 10,100,1000,10000] [--policy-split-size N] [--hosts 10,100,1000]
+                        [--strategy-hosts 60,300,1000] [--profile] [--out FILE]
   --runs N              runs per benchmark, interleaved; medians are reported (default 3)
   --rollout-runs N      runs of each rollout size (default 1: calls are deterministic, and each batch
                         is a sample of the per-batch overhead; a 1,000-host run takes minutes in the fake)
@@ -24,6 +26,8 @@ const USAGE = `usage: npm run bench -- [--runs N] [--rollout-runs N] [--only ${B
   --policy-sizes LIST   synthetic stack sizes for the policy pack (default ${DEFAULT_POLICY_SIZES.join(",")})
   --policy-split-size N size at which the pack's time is split into its parts (default ${DEFAULT_DECOMPOSITION_SIZE})
   --hosts LIST          session hosts per rollout (default ${DEFAULT_HOST_COUNTS.join(",")})
+  --strategy-hosts LIST session hosts per strategy simulation (default ${DEFAULT_STRATEGY_HOSTS.join(",")}): each
+                        strategy rolls the same seeded ring; makespan against the physical lower bound
   --profile             one more rollout at the largest size under the CPU profiler: the tool's and the
                         fake's functions by inclusive time (not counted in the figures)
   --out FILE            where to write the JSON (default bench/results.json)`;
@@ -35,6 +39,7 @@ export interface BenchOptions {
     policySizes: number[];
     policySplitSize: number;
     hosts: number[];
+    strategyHosts: number[];
     profile: boolean;
     out: string;
 }
@@ -58,6 +63,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
         policySizes: DEFAULT_POLICY_SIZES,
         policySplitSize: DEFAULT_DECOMPOSITION_SIZE,
         hosts: DEFAULT_HOST_COUNTS,
+        strategyHosts: DEFAULT_STRATEGY_HOSTS,
         profile: false,
         out: path.join(PROJECT_DIR, "bench", "results.json"),
     };
@@ -92,6 +98,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
             case "--hosts":
                 opts.hosts = intList(flag, value());
                 break;
+            case "--strategy-hosts":
+                opts.strategyHosts = intList(flag, value());
+                break;
             case "--profile":
                 opts.profile = true;
                 break;
@@ -115,7 +124,9 @@ interface TargetLine {
     met: boolean;
 }
 
-function targetLines(r: { preview?: PreviewLatencyResult; typecheck?: TypecheckResult; policy?: PolicyThroughputResult; rollout?: RolloutScalingResult }): TargetLine[] {
+type Results = { preview?: PreviewLatencyResult; typecheck?: TypecheckResult; policy?: PolicyThroughputResult; rollout?: RolloutScalingResult; strategies?: RolloutStrategiesResult };
+
+function targetLines(r: Results): TargetLine[] {
     const lines: TargetLine[] = [];
     for (const [name, c] of Object.entries(r.preview?.candidates ?? {})) {
         if (c.target !== undefined && c.met !== undefined) lines.push({ benchmark: "preview", target: `${name} <= ${c.target}x floor`, measured: `${c.ratioToFloor}x (${c.medianMs} ms)`, met: c.met });
@@ -155,6 +166,7 @@ function targetLines(r: { preview?: PreviewLatencyResult; typecheck?: TypecheckR
         lines.push({ benchmark: "rollout", target: "no request retried sooner than Retry-After allows", measured: t.noEarlyRetry.detail, met: t.noEarlyRetry.met });
         lines.push({ benchmark: "rollout", target: `overhead outside waits < ${t.overheadPerBatch.targetMs} ms per batch`, measured: `worst batch ${t.overheadPerBatch.worstMs} ms`, met: t.overheadPerBatch.met });
     }
+    for (const t of r.strategies?.targets ?? []) lines.push({ benchmark: "strategies", ...t });
     return lines;
 }
 
@@ -180,7 +192,7 @@ async function main(): Promise<number> {
     const started = new Date();
     const t0 = performance.now();
     const loadBefore = os.loadavg();
-    const results: { preview?: PreviewLatencyResult; typecheck?: TypecheckResult; policy?: PolicyThroughputResult; rollout?: RolloutScalingResult } = {};
+    const results: Results = {};
     const rendered: string[] = [];
     for (const b of opts.only) {
         log(`== ${b}`);
@@ -200,6 +212,10 @@ async function main(): Promise<number> {
             case "rollout":
                 results.rollout = await benchRolloutScaling(opts.rolloutRuns, opts.hosts, opts.profile);
                 rendered.push(renderRolloutScaling(results.rollout));
+                break;
+            case "strategies":
+                results.strategies = await benchRolloutStrategies(opts.strategyHosts);
+                rendered.push(renderRolloutStrategies(results.strategies));
                 break;
         }
     }

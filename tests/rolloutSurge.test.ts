@@ -5,7 +5,9 @@ import { DRAINED_TAG, LOCK_LEASE_MS, LOCK_TAG } from "../tools/rollout/marker";
 import type { Method } from "./fakeAzure/server";
 import { ToolFailure } from "../tools/shared/tool";
 import { ComputeModule } from "./fakeAzure/compute";
+import { ComputeCapacityModule } from "./fakeAzure/computeCapacity";
 import { DesktopVirtualizationModule, type UserSessionSeed } from "./fakeAzure/desktopVirtualization";
+import { NetworkModule } from "./fakeAzure/network";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-prod`;
@@ -15,6 +17,7 @@ const DEFINITION = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd
 const OLD = `${DEFINITION}/versions/1.1.0`;
 const NEW = `${DEFINITION}/versions/1.2.0`;
 const TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.surge-test-token";
+const SUBNET = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-network/providers/Microsoft.Network/virtualNetworks/vnet-avd/subnets/snet-avd-prod`;
 
 interface World {
     clock: VirtualClock;
@@ -35,8 +38,14 @@ async function world(capacity = 10): Promise<World> {
     const clock = new VirtualClock();
     const compute = new ComputeModule();
     const dv = new DesktopVirtualizationModule({ compute, sampleAccepting: true });
-    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, dv]);
-    compute.addScaleSet({ id: VMSS, capacity, imageReferenceId: OLD, zones: ["1", "2", "3"], computerNamePrefix: "avdprd", upgradeMode: "Manual" });
+    // Room for the surge: the preflight reads the subnet and the region's vCPU quota before the first change.
+    const network = new NetworkModule({ compute });
+    const quota = new ComputeCapacityModule({ compute });
+    const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [compute, dv, network, quota]);
+    compute.addScaleSet({ id: VMSS, capacity, imageReferenceId: OLD, zones: ["1", "2", "3"], computerNamePrefix: "avdprd", upgradeMode: "Manual", vmSize: "Standard_D8s_v5", location: "westeurope" });
+    network.addSubnet({ id: SUBNET, addressPrefix: "10.20.0.0/24", scaleSets: [{ id: VMSS, networkInterfaceName: "nic-avd-prod" }] });
+    quota.trackScaleSet(VMSS, "westeurope", "Standard_D8s_v5");
+    for (const usage of ["standardDSv5Family", "cores"]) quota.setQuota("westeurope", usage, { limit: 2000 });
     dv.addHostPool({ id: HOST_POOL, scaleSetId: VMSS, hostNameSuffix: ".contoso.local" });
     compute.setModelImage(VMSS, NEW);
     return { clock, fake, compute, dv, capacity };
@@ -61,6 +70,8 @@ function envFor(w: World, extra: Record<string, string | undefined> = {}): NodeJ
         AVD_POLL_SECONDS: "30",
         AVD_ROLLOUT_STRATEGY: "surge",
         AVD_CAPACITY: String(w.capacity),
+        AVD_SUBNET_ID: SUBNET,
+        AVD_VM_SIZE: "Standard_D8s_v5",
         ...extra,
     };
 }

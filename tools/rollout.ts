@@ -25,6 +25,7 @@ import { Rollout } from "./rollout/rolloutRunner";
 import { Notifier, type NotifyOptions } from "./shared/notify";
 import type { RolloutHooks } from "./rollout/hooks";
 import { SurgeRollout } from "./rollout/surgeRunner";
+import { rolloutChecks } from "./rollout/checks";
 
 export type { RolloutResult } from "./rollout/rolloutRunner";
 
@@ -51,7 +52,8 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
             // No single Retry-After may outlast the longest phase the rollout itself would wait for.
             maxRetryWaitMs: Math.max(inputs.drainTimeoutMs, inputs.healthTimeoutMs),
         });
-        const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks: options.hooks };
+        const hooks = options.hooks ?? rolloutChecks(arm, inputs, (line) => heartbeat.line(line), arm.clock.now());
+        const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks };
         rollout = inputs.strategy.kind === "surge" ? new SurgeRollout(arm, inputs, io, runnerOptions) : new Rollout(arm, inputs, io, runnerOptions);
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));

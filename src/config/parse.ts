@@ -12,6 +12,7 @@ import { parseInsights } from "./insights";
 import { parseNotifications } from "./notifications";
 import { parseRolloutStrategy } from "./rolloutStrategy";
 import { parseRetention } from "./retention";
+import { parseRolloutWindow } from "./window";
 import type {
     BuildConfig,
     ChocolateyPackage,
@@ -341,7 +342,8 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
 
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
-    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro) };
+    const windowReader = ro.optObj("window");
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro), ...(windowReader ? { window: parseRolloutWindow(windowReader) } : {}) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});

@@ -7,6 +7,7 @@ import type { NotificationsConfig } from "./notifications";
 import type { ROLLOUT_STRATEGIES } from "../tools/environment";
 import type { PromotionPolicy, SignOffs } from "./promotion";
 import type { RetentionConfig } from "./retention";
+import type { RolloutWindow } from "../rollout/window";
 
 export type UpgradeMode = "Manual" | "Rolling" | "Automatic";
 export type HyperVGeneration = "V1" | "V2";
@@ -137,6 +138,8 @@ export interface RolloutConfig {
     maxRunMinutes?: number;
     /** reimage (default): hosts are reimaged in place; surge: new hosts join before old ones leave (docs/rollout.md "Strategies"). */
     strategy: RolloutStrategy;
+    /** When hosts may be drained (src/config/window.ts); absent = at any time. */
+    window?: RolloutWindow;
 }
 
 export interface HealthGateConfig {

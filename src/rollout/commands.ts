@@ -2,6 +2,7 @@
 // non-secret AVD_* environments, built from the validated ring config, and the parsing of
 // the tools' last stdout line (docs/ARCHITECTURE.md "Deploy-time tools").
 import type { SessionHostsConfig } from "../config/types";
+import { rolloutWindowJson } from "../config/window";
 import { AVD_ENV as V } from "../tools/environment";
 import { gateTimeoutMinutes } from "./healthGate";
 
@@ -43,10 +44,16 @@ export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): R
         [V.rolloutStrategy.name]: sh.rollout.strategy,
     };
     // Only a surge returns the scale set to it; a reimage ring's rollout does not re-run when the capacity changes.
-    if (sh.rollout.strategy === "surge") env[V.capacity.name] = String(sh.capacity);
+    if (sh.rollout.strategy === "surge") {
+        env[V.capacity.name] = String(sh.capacity);
+        // The preflight checks the subnet's addresses and the size's vCPU quota; reimage needs neither.
+        env[V.subnetId.name] = sh.subnetId;
+        env[V.vmSize.name] = sh.vmSize;
+    }
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;
     if (sh.rollout.maxRunMinutes !== undefined) env[V.maxRunMinutes.name] = String(sh.rollout.maxRunMinutes);
+    if (sh.rollout.window !== undefined) env[V.rolloutWindow.name] = rolloutWindowJson(sh.rollout.window);
     return env;
 }
 

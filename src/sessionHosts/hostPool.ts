@@ -2,6 +2,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { ApplicationGroupArgs, HostPoolArgs, WorkspaceArgs } from "@pulumi/azure-native/desktopvirtualization";
 import type { DomainJoinConfig, SessionHostsConfig } from "../config/types";
+import { agentUpdateFromWindow } from "./agentUpdate";
 import { poolDescription, type PoolPlacement } from "./naming";
 
 /**
@@ -16,7 +17,7 @@ export function customRdpProperty(join: DomainJoinConfig): string | undefined {
 
 export function hostPoolArgs(
     p: PoolPlacement,
-    hosts: Pick<SessionHostsConfig, "hostPool" | "domainJoin">,
+    hosts: Pick<SessionHostsConfig, "hostPool" | "domainJoin" | "rollout">,
     registrationExpirationTime: string,
 ): HostPoolArgs {
     const hp = hosts.hostPool;
@@ -36,6 +37,8 @@ export function hostPoolArgs(
         startVMOnConnect: false,
         registrationInfo: { expirationTime: registrationExpirationTime, registrationTokenOperation: "Update" },
         ...(rdp ? { customRdpProperty: rdp } : {}),
+        // sessionHosts.rollout.window.agentUpdate: AVD updates its agent in the rollout's window.
+        ...(hosts.rollout.window?.agentUpdate ? { agentUpdate: agentUpdateFromWindow(hosts.rollout.window) } : {}),
         tags: p.tags,
     };
 }

@@ -49,7 +49,7 @@ export const DEFAULTS = {
     retentionDeadlineMinutes: 60,
 } as const;
 
-export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "marketplaceImage" | "versionList" | "ringPins";
+export type VariableKind = "resourceId" | "integer" | "boolean" | "duration" | "enum" | "text" | "sha256" | "seconds" | "marketplaceImage" | "versionList" | "ringPins" | "json";
 
 export interface Variable {
     name: string;
@@ -118,6 +118,11 @@ export const AVD_ENV = {
     galleryImageVersionId: { name: "AVD_GALLERY_IMAGE_VERSION_ID", kind: "resourceId" },
     contentHash: { name: "AVD_CONTENT_HASH", kind: "sha256" },
     buildTimeoutMinutes: integer("AVD_BUILD_TIMEOUT_MINUTES", LIMITS.buildTimeoutMinutes),
+    /** The session hosts' subnet and VM size: the surge preflight checks free addresses and vCPU quota for them. */
+    subnetId: { name: "AVD_SUBNET_ID", kind: "resourceId" },
+    vmSize: { name: "AVD_VM_SIZE", kind: "text" },
+    /** sessionHosts.rollout.window as JSON (src/config/window.ts); unset = drain at any time. */
+    rolloutWindow: { name: "AVD_ROLLOUT_WINDOW", kind: "json" },
     // Notifications (all three tools, only when avd-image-rings:notifications is set).
     notifyWebhookUrl: { name: "AVD_NOTIFY_WEBHOOK_URL", kind: "text", secret: true },
     notifyFormat: { name: "AVD_NOTIFY_FORMAT", kind: "enum", values: NOTIFICATION_FORMATS },
@@ -259,6 +264,17 @@ export class EnvironmentReader {
         const hit = values.find((x) => x === raw);
         if (hit === undefined) throw this.fail(`${v.name} must be ${values.join(", ")} or unset, got "${raw}".`);
         return hit;
+    }
+
+    /** The parsed JSON value, or undefined when unset. */
+    json(v: Variable): unknown {
+        const raw = this.value(v);
+        if (raw === undefined) return undefined;
+        try {
+            return JSON.parse(raw) as unknown;
+        } catch {
+            throw this.fail(`${v.name} must be JSON, got "${raw}".`);
+        }
     }
 
     text(v: Variable): string | undefined {

@@ -17,7 +17,7 @@
 // polls, as in Azure, so a tool that crashes mid-upgrade finds the upgrade done on resume.
 import { createHash } from "node:crypto";
 import { parseResourceId } from "../../tools/azure/ids";
-import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type Method, type ResourceProviderModule } from "./server";
+import { exampleBody, exampleListItem, type FakeAzure, type FakeRequest, type FakeResponse, type Method, type ResourceProviderModule } from "./server";
 
 export const COMPUTE_API_VERSION = "2024-11-01";
 export const TAGS_API_VERSION = "2021-04-01";
@@ -312,6 +312,17 @@ export interface ManualUpgradeRecord {
     scaleSetId: string;
     instanceIds: string[];
     time: number;
+}
+
+/** The example's instance view and its vmHealth status (an InstanceViewStatus), read once: each instance view copies the fields it uses. */
+let viewTemplate: { example: Record<string, unknown>; status: Record<string, unknown> } | undefined;
+function instanceViewTemplate(): { example: Record<string, unknown>; status: Record<string, unknown> } {
+    if (!viewTemplate) {
+        const item = exampleListItem("compute/2024-11-01/VirtualMachineScaleSetVM_List_MaximumSet_Gen.json", "200");
+        const example = (item.properties as Record<string, unknown>).instanceView as Record<string, unknown>;
+        viewTemplate = { example, status: (example.vmHealth as Record<string, Record<string, unknown>>).status };
+    }
+    return viewTemplate;
 }
 
 export class ComputeModule implements ResourceProviderModule {
@@ -828,8 +839,7 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     private instanceBody(s: ScaleSetState, inst: InstanceState, withView: boolean, now: number): Record<string, unknown> {
-        const template = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVM_List_WithResiliencyView.json", "200", this.fake?.subscriptionId);
-        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const item = exampleListItem("compute/2024-11-01/VirtualMachineScaleSetVM_List_WithResiliencyView.json", "200", this.fake?.subscriptionId);
         const props = item.properties as Record<string, unknown>;
         const storage = props.storageProfile as Record<string, unknown>;
         const osProfile = props.osProfile as Record<string, unknown>;
@@ -863,9 +873,7 @@ export class ComputeModule implements ResourceProviderModule {
     }
 
     private instanceView(inst: InstanceState, now: number): Record<string, unknown> {
-        const template = exampleBody("compute/2024-11-01/VirtualMachineScaleSetVM_List_MaximumSet_Gen.json", "200", this.fake?.subscriptionId);
-        const example = ((template.value as Array<Record<string, unknown>>)[0].properties as Record<string, unknown>).instanceView as Record<string, unknown>;
-        const statusTemplate = (example.vmHealth as Record<string, Record<string, unknown>>).status;
+        const { example, status: statusTemplate } = instanceViewTemplate();
         const status = (code: string, displayStatus: string, time?: number) => {
             const s: Record<string, unknown> = { ...statusTemplate, code, level: "Info", displayStatus };
             delete s.message;

@@ -21,7 +21,7 @@
 // host still has sessions records them, as a reimage does.
 import { parseResourceId } from "../../tools/azure/ids";
 import type { ComputeModule } from "./compute";
-import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
+import { exampleBody, exampleListItem, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
 
 export const DESKTOP_VIRTUALIZATION_API_VERSION = "2024-04-03";
 
@@ -37,6 +37,11 @@ export interface UserSessionSeed {
      * Default: 1 (the user leaves right after the first look).
      */
     endsAfterPolls?: number | "never";
+    /**
+     * Instead of endsAfterPolls: the user signs out this many seconds after the host goes into
+     * drain mode (when the rollout's warning goes out), however often the host is looked at.
+     */
+    signsOutAfterDrainSeconds?: number;
     /** The session changes state (e.g. a Disconnected user reconnects) after this many reads of the host's sessions, drained or not. */
     becomes?: { state: SessionState; afterPolls: number };
 }
@@ -113,6 +118,7 @@ interface UserSession {
     state: SessionState;
     createTime: number;
     pollsLeft: number | "never";
+    signsOutAfterDrainMs?: number;
     becomes?: { state: SessionState; afterPolls: number };
     /** Set once the user signs out (state LogOff): the session disappears at this time. */
     goneAt?: number;
@@ -125,6 +131,8 @@ interface SessionHost {
     scenario: Required<SessionHostScenario>;
     sessions: UserSession[];
     statusTimestamp: number;
+    /** When the host last went into drain mode through the API. */
+    drainedAt?: number;
     /** When its VM was deleted (or Azure started deleting it). */
     removedAt?: number;
     /** A new instance's host: the pool lists it from this time (its agent's first registration). */
@@ -303,6 +311,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
                 state: s.state ?? "Active",
                 createTime: this.now(),
                 pollsLeft: s.endsAfterPolls ?? 1,
+                ...(s.signsOutAfterDrainSeconds === undefined ? {} : { signsOutAfterDrainMs: s.signsOutAfterDrainSeconds * 1000 }),
                 becomes: s.becomes && { ...s.becomes },
             });
         }
@@ -440,6 +449,12 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
                     s.becomes = undefined;
                 }
             }
+            if (s.signsOutAfterDrainMs !== undefined) {
+                const at = host.allowNewSession || host.drainedAt === undefined ? undefined : host.drainedAt + s.signsOutAfterDrainMs;
+                // Signed out at that moment, whenever the read comes: gone a heartbeat later.
+                if (at !== undefined && now >= at) this.signOut(s, at);
+                continue;
+            }
             if (host.allowNewSession || s.pollsLeft === "never") continue;
             s.pollsLeft -= 1;
             if (s.pollsLeft <= 0) this.signOut(s, now);
@@ -458,8 +473,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     // ---- bodies ----
 
     private hostBody(pool: HostPool, host: SessionHost, now: number): Record<string, unknown> {
-        const template = exampleBody("desktopvirtualization/2024-04-03/SessionHost_List.json", "200", this.fake?.subscriptionId);
-        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const item = exampleListItem("desktopvirtualization/2024-04-03/SessionHost_List.json", "200", this.fake?.subscriptionId);
         const props = item.properties as Record<string, unknown>;
         item.name = `${pool.name}/${host.name}`;
         item.id = `${pool.id}/sessionHosts/${host.name}`;
@@ -478,8 +492,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
     }
 
     private sessionBody(pool: HostPool, host: SessionHost, s: UserSession): Record<string, unknown> {
-        const template = exampleBody("desktopvirtualization/2024-04-03/UserSession_List.json", "200", this.fake?.subscriptionId);
-        const item = structuredClone((template.value as Array<Record<string, unknown>>)[0]);
+        const item = exampleListItem("desktopvirtualization/2024-04-03/UserSession_List.json", "200", this.fake?.subscriptionId);
         const props = item.properties as Record<string, unknown>;
         item.name = `${pool.name}/${host.name}/${s.id}`;
         item.id = `${pool.id}/sessionHosts/${host.name}/userSessions/${s.id}`;
@@ -550,6 +563,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
         const allow = typeof props === "object" && props !== null ? (props as Record<string, unknown>).allowNewSession : undefined;
         if (typeof allow === "boolean" && allow !== found.host.allowNewSession) {
             found.host.allowNewSession = allow;
+            found.host.drainedAt = allow ? undefined : req.now;
             this.drainChanges.push({ sessionHostName: found.host.name, allowNewSession: allow, time: req.now });
         }
         return { status: 200, body: this.hostBody(found.pool, found.host, req.now) };

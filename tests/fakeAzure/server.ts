@@ -44,6 +44,22 @@ export function exampleBody(relativeFile: string, status: string, subscriptionId
     return structuredClone(body);
 }
 
+/**
+ * The first item of an example list body (`value[0]`), deep-copied: list routes render one item
+ * per resource, so copying only the item (not the example's whole list) keeps a 1,000-host page cheap.
+ */
+export function exampleListItem(relativeFile: string, status: string, subscriptionId = FAKE_SUBSCRIPTION_ID): Record<string, unknown> {
+    const key = `${relativeFile}\n${status}\n${subscriptionId}\nvalue[0]`;
+    let item = parsedExamples.get(key);
+    if (!item) {
+        const value = exampleBody(relativeFile, status, subscriptionId).value;
+        item = asRecord(Array.isArray(value) ? value[0] : undefined);
+        if (Object.keys(item).length === 0) throw new Error(`${relativeFile} has no ${status} list item`);
+        parsedExamples.set(key, item);
+    }
+    return structuredClone(item);
+}
+
 /** Each example is read and parsed once; callers get their own copy. */
 const parsedExamples = new Map<string, Record<string, unknown>>();
 

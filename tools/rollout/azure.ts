@@ -22,6 +22,8 @@ export const TAGS_API_VERSION = "2021-04-01";
 
 export interface ScaleSetModel {
     name: string;
+    /** The region, for the surge preflight's quota lookup. */
+    location?: string;
     capacity?: number;
     imageReferenceId?: string;
     /** publisher/offer/sku/version when the model names a marketplace image. */
@@ -39,6 +41,7 @@ export async function getScaleSet(arm: ArmClient, vmss: ResourceId): Promise<Sca
     const id = optionalString(ref, "id");
     return {
         name: optionalString(body, "name") ?? vmss.name,
+        location: optionalString(body, "location"),
         capacity: optionalNumber(body, "sku.capacity"),
         imageReferenceId: id,
         marketplaceImage: marketplaceReference(ref),

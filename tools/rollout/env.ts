@@ -1,7 +1,9 @@
 // The AVD_* environment of tools/rollout.ts and tools/healthGate.ts, validated up front so
 // a mistake is one message naming the variable, before anything touches Azure. Names and rules
 // come from the contract the config also compiles against (src/tools/environment.ts).
+import { rolloutWindowFromJson } from "../../src/config/window";
 import type { RolloutPolicy } from "../../src/rollout/planner";
+import type { RolloutWindow } from "../../src/rollout/window";
 import type { GpuVendor } from "../../src/sessionHosts/gpu";
 import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_STRATEGIES, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
@@ -70,6 +72,11 @@ interface RolloutSettings {
     logOffDisconnectedSessions: boolean;
     /** AVD_ROLLOUT_STRATEGY (default reimage) and, for surge, the configured capacity (AVD_CAPACITY) it returns the scale set to. */
     strategy: RolloutStrategyInput;
+    /** The session hosts' subnet and VM size (AVD_SUBNET_ID, AVD_VM_SIZE), for the surge preflight. */
+    subnet?: ResourceId;
+    vmSize?: string;
+    /** When hosts may be drained (AVD_ROLLOUT_WINDOW); undefined = at any time. */
+    window?: RolloutWindow;
 }
 
 export type RolloutStrategyInput = { kind: "reimage" } | { kind: "surge"; capacity: number };
@@ -148,6 +155,9 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     const title = r.text(V.drainMessageTitle);
     const forceAsked = r.boolean(V.forceLogoff, false);
     const maxRunMinutes = r.optionalInteger(V.maxRunMinutes);
+    const subnet = r.value(V.subnetId);
+    const vmSize = r.text(V.vmSize);
+    const window = readWindow(r);
     return {
         ...targets,
         policy: {
@@ -166,12 +176,23 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
         logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
         strategy: r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" },
+        ...(subnet === undefined ? {} : { subnet: typedId(subnet, "Microsoft.Network/virtualNetworks/subnets", V.subnetId.name) }),
+        ...(vmSize === undefined ? {} : { vmSize }),
+        ...(window === undefined ? {} : { window }),
     };
 }
 
 function gpuVendor(r: EnvironmentReader): Pick<GateInputs, "gpuVendor"> {
     const vendor = r.optionalOneOf(V.gpuVendor, GPU_VENDORS);
     return vendor === undefined ? {} : { gpuVendor: vendor };
+}
+
+function readWindow(r: EnvironmentReader): RolloutWindow | undefined {
+    const raw = r.json(V.rolloutWindow);
+    if (raw === undefined) return undefined;
+    const w = rolloutWindowFromJson(raw);
+    if ("problem" in w) throw new InputError(`${V.rolloutWindow.name}: ${w.problem}.`);
+    return w;
 }
 
 export function readGateInputs(env: NodeJS.ProcessEnv): GateInputs {
