@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import type { ImageConfig, MarketplaceImage } from "../config/types";
 import { buildCustomizers, parseChocolateyInstallLine, parsePowershellModulesLine } from "../aib/customizers";
-import { TAG_LIMITS } from "../config/azureLimits";
+import { RELEASE_NOTES_TAGS, TAG_LIMITS } from "../config/azureLimits";
 
 export const RELEASE_NOTES_SCHEMA = 1;
 
@@ -271,8 +271,7 @@ function optional<K extends string>(key: K, value: Change | undefined): Partial<
 
 // ---- summary tags ----
 
-/** The tags the build trigger sets on the published version (src/config/azureLimits.ts counts them). */
-export const RELEASE_NOTES_TAGS = ["BaseImageVersion", "OsBuild", "Hotfixes", "Packages", "Steps"] as const;
+export { RELEASE_NOTES_TAGS };
 export type ReleaseNotesTag = (typeof RELEASE_NOTES_TAGS)[number];
 
 /** Characters of a step's SHA-256 kept in the Steps tag and in step changes. */

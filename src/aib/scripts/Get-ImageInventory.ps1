@@ -24,8 +24,9 @@ function Invoke-Section {
 
 $os = Invoke-Section -Name 'os' -Body {
     $cv = Get-ItemProperty -Path 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion'
+    # The registry's ProductName still says "Windows 10" on Windows 11; the OS caption does not.
     [ordered]@{
-        productName    = [string]$cv.ProductName
+        productName    = [string](Get-CimInstance -ClassName Win32_OperatingSystem).Caption
         editionId      = [string]$cv.EditionID
         displayVersion = [string]$cv.DisplayVersion
         currentBuild   = [string]$cv.CurrentBuild
