@@ -15,16 +15,18 @@ function table(headers: string[], rows: string[][]): string[] {
 /** "+ vlc 3.0.21", "- 7zip 24.9.0", "googlechrome 131.0 -> 132.0" (presence-only entries without their marker value). */
 export function describeChange(c: Change): string {
     const shown = (v: string | undefined) => (v === undefined || v === "installed" || v === "present" || v === "" ? "" : ` ${v}`);
-    if (c.from === undefined) return `+ ${c.name}${shown(c.to)}`;
-    if (c.to === undefined) return `- ${c.name}${shown(c.from)}`;
+    if (c.from === undefined) return `+ ${c.name}${shown(c.to)}`.replace("+  ", "+ ");
+    if (c.to === undefined) return `- ${c.name}${shown(c.from)}`.replace("-  ", "- ");
     return `${c.name} ${c.from} -> ${c.to}`;
 }
 
 function changeSection(changes: ReleaseNotesChanges): string[] {
     const out = [`## What changed since ${changes.from}`, ""];
+    // A single value reads "from -> to" under its title; lists name each entry.
+    const single = (c: Change | undefined): Change[] => (c ? [{ ...c, name: "" }] : []);
     const groups: Array<[string, Change[]]> = [
-        ["Base image", changes.baseImageVersion ? [changes.baseImageVersion] : []],
-        ["OS build", changes.osBuild ? [changes.osBuild] : []],
+        ["Base image", single(changes.baseImageVersion)],
+        ["OS build", single(changes.osBuild)],
         ["Hotfixes", changes.hotfixes],
         ["Chocolatey packages", changes.chocolatey],
         ["Applications", changes.applications],
@@ -35,7 +37,7 @@ function changeSection(changes: ReleaseNotesChanges): string[] {
     if (!any) out.push("No differences found.");
     for (const [title, list] of groups) {
         if (list.length === 0) continue;
-        out.push(`- **${title}**: ${list.map(describeChange).join("; ")}`);
+        out.push(`- **${title}**: ${list.map((c) => describeChange(c).trim()).join("; ")}`);
     }
     if (changes.basis === "tags") out.push("", `_Compared with the summary tags of ${changes.from}._`);
     for (const note of changes.notes) out.push(`_Note: ${note}._`);
@@ -73,7 +75,7 @@ export function renderReleaseNotes(notes: ReleaseNotes, title = "Image version")
     out.push(
         ...table(
             ["Package", "Pinned", "Installed"],
-            names.map((n) => [n, pins.get(n.toLowerCase()) ?? "(dependency)", installed.find((p) => p.name.toLowerCase() === n.toLowerCase())?.version ?? (inv ? "(not installed)" : "?")]),
+            names.map((n) => [n, pins.get(n.toLowerCase()) ?? "(not configured)", installed.find((p) => p.name.toLowerCase() === n.toLowerCase())?.version ?? (inv ? "(not installed)" : "?")]),
         ),
         "",
     );
