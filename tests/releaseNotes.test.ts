@@ -26,6 +26,9 @@ import {
     type ReleaseNotes,
 } from "../src/lifecycle/releaseNotes";
 import { main as releaseNotesCli } from "../scripts/releaseNotes";
+import { AVD_AGENT_RULES, FSLOGIX_RULES, scanScript } from "../policy/lib/scriptScan";
+import { unpinnedChocolateyPackages } from "../policy/policies/chocolateyVersionsPinned";
+import { inventoryScript } from "../src/aib/customizers";
 
 const FIXTURES = join(__dirname, "fixtures", "releaseNotes");
 const LOG = readFileSync(join(FIXTURES, "customization.log"), "utf8");
@@ -111,6 +114,15 @@ describe("release notes: the inventory block in customization.log", () => {
         assert.deepEqual(inv.chocolatey, []);
         assert.equal(inv.os, undefined);
         assert.throws(() => parseInventory({ schema: 2 }), /schema 2/);
+    });
+
+    it("the inventory step only reads: nothing for the AVD-agent or FSLogix scanners, no download, no choco install", () => {
+        const lines = inventoryScript();
+        assert.deepEqual(scanScript(lines, AVD_AGENT_RULES), []);
+        assert.deepEqual(scanScript(lines, FSLOGIX_RULES), []);
+        assert.ok(!lines.some((l) => /https?:\/\//i.test(l)), "no URL: nothing to download, nothing for script-supply-chain");
+        assert.deepEqual(lines.flatMap((l) => unpinnedChocolateyPackages(l)), []);
+        assert.equal(lines.at(-1), "exit 0", "never fails the build");
     });
 
     it("the step's marker text never appears literally in the script, so an echoed script is not a block", () => {
