@@ -78,15 +78,22 @@ $applications = @(Invoke-Section -Name 'applications' -Body {
 })
 
 $chocolatey = @(Invoke-Section -Name 'chocolatey' -Body {
-    $choco = Get-Command -Name choco.exe -ErrorAction SilentlyContinue
+    # On PATH once installed; the install folder as well, in case this session's PATH predates it.
+    $choco = (Get-Command -Name choco.exe -ErrorAction SilentlyContinue).Source
+    if (-not $choco -and $env:ChocolateyInstall) {
+        $candidate = Join-Path $env:ChocolateyInstall 'bin\choco.exe'
+        if (Test-Path -Path $candidate) {
+            $choco = $candidate
+        }
+    }
     if ($choco) {
         # Chocolatey 2 lists local packages by default; 1.x needs --local-only (removed in 2).
-        $major = [int](((& $choco.Source --version) -split '\.')[0])
+        $major = [int](((& $choco --version) -split '\.')[0])
         $listArgs = @('list', '--limit-output')
         if ($major -lt 2) {
             $listArgs += '--local-only'
         }
-        & $choco.Source @listArgs | Where-Object { $_ -match '^[^|]+\|[^|]+$' } | ForEach-Object {
+        & $choco @listArgs | Where-Object { $_ -match '^[^|]+\|[^|]+$' } | ForEach-Object {
             $parts = $_ -split '\|'
             [ordered]@{ name = $parts[0]; version = $parts[1] }
         }
