@@ -7,7 +7,7 @@
 // published and usable either way.
 import * as semver from "semver";
 import { extractInventory } from "../../src/lifecycle/inventory";
-import { configFacts, diffFromTags, RELEASE_NOTES_SCHEMA, summaryTags, type ReleaseNotes } from "../../src/lifecycle/releaseNotes";
+import { configFacts, diffFromTags, RELEASE_NOTES_SCHEMA, summaryTags, type ImageInventory, type ReleaseNotes } from "../../src/lifecycle/releaseNotes";
 import { ArmError, type ArmClient } from "../azure/arm";
 import { optionalString, stringMap } from "../azure/json";
 import type { Progress } from "../shared/tool";
@@ -53,7 +53,7 @@ export async function collectReleaseNotes(ctx: NotesContext): Promise<ReleaseNot
     const exact = (ctx.reused ? taggedExact : undefined) ?? optionalString(ctx.template, "properties.source.exactVersion") ?? (/^latest$/i.test(source.version) ? undefined : source.version);
 
     const problems: string[] = [];
-    let inventory;
+    let inventory: ImageInventory | undefined;
     try {
         const log = await ctx.readLog();
         if (log) {
