@@ -85,15 +85,6 @@ export function compareMarketplaceVersions(a: string, b: string): number {
     return 0;
 }
 
-interface BuildImage {
-    name: string;
-    image: ImageConfig;
-}
-
-/** The images the build ring builds. */
-function buildImages(ring: RingConfig): BuildImage[] {
-    return ring.image ? [{ name: "default", image: ring.image }] : [];
-}
 
 function loadRing(dir: string, stack: string): RingConfig {
     const cfg = readStackConfig(dir, stack);
@@ -151,7 +142,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     try {
         const ring = loadRing(dir, args.stack);
         const file = `Pulumi.${args.stack}.yaml`;
-        let images = buildImages(ring);
+        let images = Object.values(ring.images);
         if (images.length === 0) throw new UsageError(`${file} is not the build ring (it has ${PROJECT}:promoteFrom); check the stack that builds the image`);
         if (args.image) {
             images = images.filter((i) => i.name === args.image);
@@ -161,7 +152,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
         if (!subscription) throw new UsageError("set ARM_SUBSCRIPTION_ID (or azure-native:subscriptionId in the stack file) to the subscription of the build ring");
         const arm = ArmClient.fromEnvironment(env, { clock: options.clock, tokenProvider: options.tokenProvider, fetch: options.fetch, retry: options.retry, signal: options.signal });
         const results: BaseImageStatus[] = [];
-        for (const { name, image } of images) {
+        for (const image of images) {
             const b = image.baseImage;
             const urn = `${b.publisher}:${b.offer}:${b.sku}`;
             const definitionId = `/subscriptions/${subscription}/resourceGroups/${ring.resourceGroupName}/providers/Microsoft.Compute/galleries/${image.gallery.name}/images/${image.gallery.imageDefinitionName}`;
@@ -173,10 +164,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
                 throw new UsageError(`no published version of ${image.gallery.imageDefinitionName} records its base image version (tag ${BASE_IMAGE_VERSION_TAG}) and ${file} uses "latest"; pass --used <version>`);
             }
             const newest = await newestMarketplaceVersion(arm, subscription, ring.location, image);
-            results.push({ image: name, baseImage: urn, location: ring.location, used: used.version, usedFrom: used.from, newest, newer: compareMarketplaceVersions(newest, used.version) > 0 });
+            results.push({ image: image.name, baseImage: urn, location: ring.location, used: used.version, usedFrom: used.from, newest, newer: compareMarketplaceVersions(newest, used.version) > 0 });
         }
         for (const r of results) {
-            const image = images.find((i) => i.name === r.image)?.image;
+            const image = images.find((i) => i.name === r.image);
             if (r.newer) {
                 const pin = image && MARKETPLACE_VERSION.test(image.baseImage.version) ? `; image.baseImage.version is pinned to ${image.baseImage.version}, set it to ${r.newest} (or "latest") in ${file}` : "";
                 io.stdout(`${r.image}: newer base image ${r.baseImage}:${r.newest} in ${r.location} (the last build used ${r.used}, from ${r.usedFrom})${pin}`);

@@ -38,9 +38,9 @@ const INVENTORY_120 = parseInventory(JSON.parse(readFileSync(join(FIXTURES, "inv
 function testImage() {
     const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
     const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    const ring = parseRingConfig({ stack: "test", values, secret: () => undefined });
-    assert.ok(ring.image);
-    return ring.image;
+    const image = parseRingConfig({ stack: "test", values, secret: () => undefined }).images.default;
+    assert.ok(image, "Pulumi.test.yaml builds the image default");
+    return image;
 }
 
 function notes(version: string, inventory: ImageInventory | undefined, exact: string, change?: (i: ReturnType<typeof testImage>) => ReturnType<typeof testImage>): ReleaseNotes {
