@@ -5,8 +5,10 @@ import * as assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { VirtualClock } from "../tools/azure/clock";
 import { compareMarketplaceVersions, main } from "../scripts/checkBaseImage";
+import { PROJECT } from "../src/config/parse";
 import { GalleryModule } from "./fakeAzure/gallery";
 import { MarketplaceModule } from "./fakeAzure/marketplace";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
@@ -94,6 +96,39 @@ describe("npm run check-base-image", () => {
         assert.equal(r.code, 1, r.err);
         assert.match(r.out, /the last build used 26100\.2161\.241010, from image\.baseImage\.version in Pulumi\.test\.yaml/);
         assert.match(r.out, /image\.baseImage\.version is pinned to 26100\.2161\.241010, set it to 26100\.2314\.241107 \(or "latest"\) in Pulumi\.test\.yaml/);
+    });
+
+    it("checks every image of a fleet build ring, or the one --image names", async () => {
+        w = await world();
+        const kioskSku = { ...SKU, offer: "windows-11", sku: "win11-24h2-ent" };
+        w.marketplace.addVersions(kioskSku, ["26100.2314.241107"]);
+        const kioskDefinition = DEFINITION.replace(/avd-win11-m365$/, "avd-win11-kiosk");
+        w.gallery.addVersion({ id: `${kioskDefinition}/versions/2.0.0`, tags: { BaseImageVersion: "26100.2314.241107" } });
+        const dir = projectWith((text) => {
+            const doc = parseYaml(text) as { config: Record<string, unknown> };
+            const c = doc.config;
+            const image = c[`${PROJECT}:image`] as { gallery: Record<string, string> } & Record<string, unknown>;
+            const { name: galleryName, imageDefinitionName, ...rest0 } = image.gallery;
+            const definition = { ...rest0, name: imageDefinitionName };
+            const { gallery: _, ...rest } = image;
+            const win11 = { ...rest, imageDefinition: definition };
+            const kiosk = { ...rest, imageDefinition: { ...definition, name: "avd-win11-kiosk", sku: "Win11-24H2-Kiosk" }, baseImage: { publisher: kioskSku.publisher, offer: kioskSku.offer, sku: kioskSku.sku, version: "latest" } };
+            const sessionHosts = c[`${PROJECT}:sessionHosts`] as Record<string, unknown>;
+            const fleet: Record<string, unknown> = { ...c };
+            for (const k of ["image", "imageVersion", "sessionHosts"]) delete fleet[`${PROJECT}:${k}`];
+            fleet[`${PROJECT}:gallery`] = { name: galleryName };
+            fleet[`${PROJECT}:images`] = { win11, kiosk };
+            fleet[`${PROJECT}:imageVersions`] = { win11: "1.2.0", kiosk: "2.0.0" };
+            fleet[`${PROJECT}:hostPools`] = { office: { ...sessionHosts, image: "win11" }, kiosk: { ...sessionHosts, computerNamePrefix: "avdkio", image: "kiosk" } };
+            return stringifyYaml({ ...doc, config: fleet });
+        });
+        const both = await check(w, ["--stack", "test"], { projectDir: dir });
+        assert.equal(both.code, 1, both.err);
+        assert.match(both.out, /^win11: newer base image .*26100\.2314\.241107/m);
+        assert.match(both.out, /^kiosk: base image MicrosoftWindowsDesktop:windows-11:win11-24h2-ent is current/m);
+        const kioskOnly = await check(w, ["--stack", "test", "--image", "kiosk"], { projectDir: dir });
+        assert.equal(kioskOnly.code, 0, kioskOnly.err);
+        assert.equal((await check(w, ["--stack", "test", "--image", "nope"], { projectDir: dir })).code, 2);
     });
 
     it("exits 2 when it cannot tell: no recorded version, unknown SKU, no subscription, a promoted ring, bad arguments", async () => {

@@ -88,6 +88,8 @@ async function build(ring = testRing(), commandStdout: (args: MockResourceArgs) 
                 buildCommandCli: golden.buildCommandCli,
                 buildCommandPowershell: golden.buildCommandPowershell,
                 publishedImageVersions: golden.publishedImageVersions,
+                baseImageExactVersion: golden.baseImageExactVersion,
+                releaseNotes: golden.releaseNotes,
             };
         },
     });
@@ -355,6 +357,8 @@ describe("GoldenImageBuild (mock engine, Pulumi.test.yaml)", function () {
         assert.equal(o.buildCommandCli, `az image builder run --resource-group rg-avd-images-test --name ${o.templateName}`);
         assert.equal(o.buildCommandPowershell, `Start-AzImageBuilderTemplate -ResourceGroupName rg-avd-images-test -Name ${o.templateName}`);
         assert.deepEqual(o.publishedImageVersions, ["1.1.0", "1.2.0"]);
+        assert.equal(o.baseImageExactVersion, "26100.2314.241107", "the base image version the build tool reported");
+        assert.equal((o.releaseNotes as { imageVersion?: string }).imageVersion, "1.2.0", "the release notes the build tool reported");
     });
 
     it("registers the same template on every run (no clock, no randomness)", async () => {
