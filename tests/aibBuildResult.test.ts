@@ -55,6 +55,8 @@ describe("build tool result", () => {
         assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, releaseNotes: undefined })), /"releaseNotes" are not release notes/);
         assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, releaseNotes: { ...RESULT.releaseNotes, schema: 7 } })), /schema 7/);
         assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, baseImageExactVersion: 26100 })), /baseImageExactVersion/);
+        const huge = JSON.stringify({ ...RESULT, releaseNotes: { ...RESULT.releaseNotes, schema: 9, padding: "x".repeat(100_000) } });
+        assert.throws(() => parseBuildResult(huge), (err: Error) => err.message.length < 2000 && /… \(\d+ characters\)/.test(err.message));
     });
 
     it("refuses a result for another version, or one that does not list the built version as published", () => {

@@ -21,7 +21,8 @@ export interface BuildResult {
 }
 
 function fail(problem: string, stdout: string): never {
-    const tail = stdout.trim().split("\n").slice(-5).join("\n");
+    // The result line carries the release notes (tens of KB): quote only the start of each line.
+    const tail = stdout.trim().split("\n").slice(-5).map((l) => (l.length > 400 ? `${l.slice(0, 400)}… (${l.length} characters)` : l)).join("\n");
     throw new Error(`tools/buildImage.ts: ${problem}; the last line of its output must be its JSON result. Output ended with:\n${tail || "(no output)"}`);
 }
 
