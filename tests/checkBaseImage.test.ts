@@ -5,19 +5,20 @@ import * as assert from "node:assert/strict";
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { VirtualClock } from "../tools/azure/clock";
 import { compareMarketplaceVersions, main } from "../scripts/checkBaseImage";
-import { PROJECT } from "../src/config/parse";
 import { GalleryModule } from "./fakeAzure/gallery";
 import { MarketplaceModule } from "./fakeAzure/marketplace";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
 const ROOT = join(__dirname, "..");
 const TOKEN = "check-token";
-// Pulumi.test.yaml: resource group rg-avd-images-test, gallery avd_golden_images, definition avd-win11-m365, westeurope.
+// Pulumi.test.yaml (a fleet): resource group rg-avd-images-test, gallery avd_golden_images, images m365
+// (definition avd-win11-m365) and dev (avd-win11-dev), westeurope.
 const DEFINITION = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-images-test/providers/Microsoft.Compute/galleries/avd_golden_images/images/avd-win11-m365`;
 const SKU = { location: "westeurope", publisher: "MicrosoftWindowsDesktop", offer: "office-365", sku: "win11-24h2-avd-m365" };
+const DEV_DEFINITION = DEFINITION.replace(/avd-win11-m365$/, "avd-win11-dev");
+const DEV_SKU = { ...SKU, offer: "windows-11", sku: "win11-24h2-avd" };
 
 interface World {
     fake: FakeAzure;
@@ -33,6 +34,9 @@ async function world(): Promise<World> {
     const fake = await startFakeAzure({ clock, acceptToken: TOKEN }, [gallery, marketplace]);
     marketplace.addVersions(SKU, ["26100.2033.241004", "26100.2314.241107", "26100.2161.241010", "26100.999.240901"]);
     gallery.addVersion({ id: `${DEFINITION}/versions/1.1.0`, tags: { BaseImageVersion: "26100.2033.241004" } });
+    // The fleet's second image, dev, is current.
+    marketplace.addVersions(DEV_SKU, ["26100.2161.241010", "26100.2314.241107"]);
+    gallery.addVersion({ id: `${DEV_DEFINITION}/versions/1.1.0`, tags: { BaseImageVersion: "26100.2314.241107" } });
     return { fake, gallery, marketplace, clock };
 }
 
@@ -62,7 +66,8 @@ describe("npm run check-base-image", () => {
         w = await world();
         const r = await check(w, ["--stack", "test"]);
         assert.equal(r.code, 1, r.err);
-        assert.match(r.out, /default: newer base image MicrosoftWindowsDesktop:office-365:win11-24h2-avd-m365:26100\.2314\.241107 in westeurope \(the last build used 26100\.2033\.241004, from the BaseImageVersion tag of gallery version 1\.1\.0\)/);
+        assert.match(r.out, /^m365: newer base image MicrosoftWindowsDesktop:office-365:win11-24h2-avd-m365:26100\.2314\.241107 in westeurope \(the last build used 26100\.2033\.241004, from the BaseImageVersion tag of gallery version 1\.1\.0\)/m);
+        assert.match(r.out, /^dev: base image MicrosoftWindowsDesktop:windows-11:win11-24h2-avd is current/m, "every image of the fleet is checked");
         const list = w.fake.requestsMatching("GET", /\/artifacttypes\/vmimage\/offers\/office-365\/skus\/win11-24h2-avd-m365\/versions$/);
         assert.equal(list.length, 1);
         assert.match(list[0].query, /api-version=2024-11-01/);
@@ -81,7 +86,7 @@ describe("npm run check-base-image", () => {
 
     it("takes the used version from --used, without reading the gallery, and prints JSON with --json", async () => {
         w = await world();
-        const r = await check(w, ["--stack", "test", "--used", "26100.2314.241107", "--json"]);
+        const r = await check(w, ["--stack", "test", "--image", "m365", "--used", "26100.2314.241107", "--json"]);
         assert.equal(r.code, 0, r.err);
         assert.equal(w.fake.requestsMatching("GET", /\/images\/avd-win11-m365\/versions$/).length, 0);
         const json = JSON.parse(r.out.split("\n").pop() ?? "") as { images: Array<{ used: string; newest: string; newer: boolean; usedFrom: string }> };
@@ -92,49 +97,26 @@ describe("npm run check-base-image", () => {
         w = await world();
         const dir = projectWith((t) => t.replace("      version: latest", "      version: 26100.2161.241010"));
         w.gallery.remove(`${DEFINITION}/versions/1.1.0`);
-        const r = await check(w, ["--stack", "test"], { projectDir: dir });
+        const r = await check(w, ["--stack", "test", "--image", "m365"], { projectDir: dir });
         assert.equal(r.code, 1, r.err);
         assert.match(r.out, /the last build used 26100\.2161\.241010, from image\.baseImage\.version in Pulumi\.test\.yaml/);
         assert.match(r.out, /image\.baseImage\.version is pinned to 26100\.2161\.241010, set it to 26100\.2314\.241107 \(or "latest"\) in Pulumi\.test\.yaml/);
     });
 
-    it("checks every image of a fleet build ring, or the one --image names", async () => {
+    it("checks only the image --image names, and refuses an unknown one", async () => {
         w = await world();
-        const kioskSku = { ...SKU, offer: "windows-11", sku: "win11-24h2-ent" };
-        w.marketplace.addVersions(kioskSku, ["26100.2314.241107"]);
-        const kioskDefinition = DEFINITION.replace(/avd-win11-m365$/, "avd-win11-kiosk");
-        w.gallery.addVersion({ id: `${kioskDefinition}/versions/2.0.0`, tags: { BaseImageVersion: "26100.2314.241107" } });
-        const dir = projectWith((text) => {
-            const doc = parseYaml(text) as { config: Record<string, unknown> };
-            const c = doc.config;
-            const image = c[`${PROJECT}:image`] as { gallery: Record<string, string> } & Record<string, unknown>;
-            const { name: galleryName, imageDefinitionName, ...rest0 } = image.gallery;
-            const definition = { ...rest0, name: imageDefinitionName };
-            const { gallery: _, ...rest } = image;
-            const win11 = { ...rest, imageDefinition: definition };
-            const kiosk = { ...rest, imageDefinition: { ...definition, name: "avd-win11-kiosk", sku: "Win11-24H2-Kiosk" }, baseImage: { publisher: kioskSku.publisher, offer: kioskSku.offer, sku: kioskSku.sku, version: "latest" } };
-            const sessionHosts = c[`${PROJECT}:sessionHosts`] as Record<string, unknown>;
-            const fleet: Record<string, unknown> = { ...c };
-            for (const k of ["image", "imageVersion", "sessionHosts"]) delete fleet[`${PROJECT}:${k}`];
-            fleet[`${PROJECT}:gallery`] = { name: galleryName };
-            fleet[`${PROJECT}:images`] = { win11, kiosk };
-            fleet[`${PROJECT}:imageVersions`] = { win11: "1.2.0", kiosk: "2.0.0" };
-            fleet[`${PROJECT}:hostPools`] = { office: { ...sessionHosts, image: "win11" }, kiosk: { ...sessionHosts, computerNamePrefix: "avdkio", image: "kiosk" } };
-            return stringifyYaml({ ...doc, config: fleet });
-        });
-        const both = await check(w, ["--stack", "test"], { projectDir: dir });
-        assert.equal(both.code, 1, both.err);
-        assert.match(both.out, /^win11: newer base image .*26100\.2314\.241107/m);
-        assert.match(both.out, /^kiosk: base image MicrosoftWindowsDesktop:windows-11:win11-24h2-ent is current/m);
-        const kioskOnly = await check(w, ["--stack", "test", "--image", "kiosk"], { projectDir: dir });
-        assert.equal(kioskOnly.code, 0, kioskOnly.err);
-        assert.equal((await check(w, ["--stack", "test", "--image", "nope"], { projectDir: dir })).code, 2);
+        const dev = await check(w, ["--stack", "test", "--image", "dev"]);
+        assert.equal(dev.code, 0, dev.err);
+        assert.doesNotMatch(dev.out, /m365/);
+        const nope = await check(w, ["--stack", "test", "--image", "nope"]);
+        assert.equal(nope.code, 2);
+        assert.match(nope.err, /builds no image named "nope"/);
     });
 
     it("exits 2 when it cannot tell: no recorded version, unknown SKU, no subscription, a promoted ring, bad arguments", async () => {
         w = await world();
         w.gallery.remove(`${DEFINITION}/versions/1.1.0`);
-        const none = await check(w, ["--stack", "test"]);
+        const none = await check(w, ["--stack", "test", "--image", "m365"]);
         assert.equal(none.code, 2);
         assert.match(none.err, /no published version of avd-win11-m365 records its base image version .* pass --used <version>/);
 
@@ -155,9 +137,9 @@ describe("npm run check-base-image", () => {
             assert.equal(bad.code, 2, argv.join(" "));
             assert.match(bad.err, /usage: npm run check-base-image/);
         }
-        const badFile = await check(w, ["--stack", "test"], { projectDir: projectWith((t) => t.replace("imageVersion: 1.2.0", "imageVersion: 1.2")) });
+        const badFile = await check(w, ["--stack", "test"], { projectDir: projectWith((t) => t.replace("m365: 1.2.0", "m365: 1.2")) });
         assert.equal(badFile.code, 2);
-        assert.match(badFile.err, /Pulumi\.test\.yaml: avd-image-rings:imageVersion must be a MAJOR\.MINOR\.PATCH version/);
+        assert.match(badFile.err, /Pulumi\.test\.yaml: avd-image-rings:imageVersions\.m365 must be a MAJOR\.MINOR\.PATCH version/);
     });
 
     it("compares marketplace versions numerically, segment by segment", () => {

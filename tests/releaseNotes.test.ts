@@ -38,8 +38,8 @@ const INVENTORY_120 = parseInventory(JSON.parse(readFileSync(join(FIXTURES, "inv
 function testImage() {
     const doc = parseYaml(readFileSync(join(__dirname, "..", "Pulumi.test.yaml"), "utf8")) as { config: Record<string, unknown> };
     const values = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k.slice(PROJECT.length + 1), v]));
-    const image = parseRingConfig({ stack: "test", values, secret: () => undefined }).images.default;
-    assert.ok(image, "Pulumi.test.yaml builds the image default");
+    const image = parseRingConfig({ stack: "test", values, secret: () => undefined }).images.m365;
+    assert.ok(image, "Pulumi.test.yaml builds the image m365");
     return image;
 }
 
