@@ -4,7 +4,7 @@
 // Where the notes come from:
 // - `--from <file>`: offline. The file holds the notes themselves, the build tool's JSON result
 //   (`{..., releaseNotes}`), or the stack's outputs as `pulumi stack output --json --stack <ring>`
-//   prints them (`images.<name>.releaseNotes`, or a top-level `releaseNotes`).
+//   prints them (`images.<name>.releaseNotes` or `builds.<name>.releaseNotes`, or a top-level `releaseNotes`).
 // - otherwise: `pulumi stack output --json --stack <ring>` is run (needs the Pulumi CLI and a login).
 // The stack output holds the newest build's notes only; keep each version's notes file (e.g. as a
 // workflow artifact) to render or compare older ones.
@@ -58,9 +58,11 @@ export function notesIn(doc: unknown): Map<string, unknown> {
     if (!isRecord(doc)) return found;
     if (typeof doc.imageVersion === "string" && isRecord(doc.config)) found.set("default", doc);
     else if (isRecord(doc.releaseNotes)) found.set("default", doc.releaseNotes);
-    if (isRecord(doc.images)) {
-        for (const [name, image] of Object.entries(doc.images)) {
-            if (isRecord(image) && isRecord(image.releaseNotes)) found.set(name, image.releaseNotes);
+    // images.<name>.releaseNotes (the promotion contract), or builds.<name>.releaseNotes (the build ring's handles).
+    for (const map of [doc.builds, doc.images]) {
+        if (!isRecord(map)) continue;
+        for (const [name, entry] of Object.entries(map)) {
+            if (isRecord(entry) && isRecord(entry.releaseNotes)) found.set(name, entry.releaseNotes);
         }
     }
     return found;

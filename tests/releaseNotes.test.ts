@@ -286,6 +286,9 @@ describe("npm run release-notes", () => {
         assert.match(r.out, /^# avd-win11-m365 2\.0\.0/);
         const viaCli = await cli(["--stack", "test", "--image", "default"], outputs);
         assert.equal(viaCli.code, 0, viaCli.err);
+        const fromBuilds = await cli(["--stack", "test"], { builds: { dev: { templateName: "t", releaseNotes: { ...current, imageVersion: "1.1.0" } } } });
+        assert.equal(fromBuilds.code, 0, fromBuilds.err);
+        assert.match(fromBuilds.out, /^# avd-win11-m365 1\.1\.0/);
     });
 
     it("computes the change list from the previous version's full notes with --previous", async () => {
