@@ -9,6 +9,7 @@ import * as virtualmachineimages from "@pulumi/azure-native/virtualmachineimages
 import * as local from "@pulumi/command/local";
 import type { ImageConfig } from "../src/config/types";
 import { checkBuildResult, parseBuildResult } from "../src/aib/buildResult";
+import type { ReleaseNotes } from "../src/lifecycle/releaseNotes";
 import { imageBuilderRunCommands } from "../src/aib/commands";
 import { imageVersionId as galleryImageVersionId } from "../src/aib/gallery";
 import {
@@ -63,6 +64,10 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
     readonly publishedImageVersions: pulumi.Output<string[]>;
     /** The version id once the build has published it: consumers that need the image to exist use this. */
     readonly builtImageVersionId: pulumi.Output<string>;
+    /** The marketplace version the build started from (Image Builder's source.exactVersion); undefined when Azure did not report it. */
+    readonly baseImageExactVersion: pulumi.Output<string | undefined>;
+    /** What the version contains and what changed from the previous one (docs/release-notes.md). */
+    readonly releaseNotes: pulumi.Output<ReleaseNotes>;
 
     constructor(name: string, args: GoldenImageBuildArgs, opts?: pulumi.ComponentResourceOptions) {
         super("avd-image-rings:image:GoldenImageBuild", name, {}, opts);
@@ -179,6 +184,8 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
         const result = run.stdout.apply((stdout) => checkBuildResult(parseBuildResult(stdout), imageVersion));
         this.publishedImageVersions = result.publishedImageVersions;
         this.builtImageVersionId = pulumi.all([result, imageVersionId]).apply(([, id]) => id);
+        this.baseImageExactVersion = result.apply((r) => r.baseImageExactVersion);
+        this.releaseNotes = result.apply((r) => r.releaseNotes);
         this.registerOutputs({
             imageVersionId: this.imageVersionId,
             galleryImageVersionId: this.galleryImageVersionId,
@@ -189,6 +196,8 @@ export class GoldenImageBuild extends pulumi.ComponentResource {
             buildCommandPowershell: this.buildCommandPowershell,
             publishedImageVersions: this.publishedImageVersions,
             builtImageVersionId: this.builtImageVersionId,
+            baseImageExactVersion: this.baseImageExactVersion,
+            releaseNotes: this.releaseNotes,
         });
     }
 

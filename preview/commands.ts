@@ -7,6 +7,7 @@ import type { MockResourceArgs } from "@pulumi/pulumi/runtime/mocks";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { parseMarketplaceImage } from "../src/tools/environment";
 import { parsePlanned, type RetentionResult } from "../src/lifecycle/retentionCommand";
+import { placeholderReleaseNotes } from "../src/lifecycle/releaseNotes";
 
 /** The value inside a secret, as the command provider sees it (an environment with provider credentials is secret). */
 function unsecret(value: unknown): unknown {
@@ -53,6 +54,7 @@ export function simulatedCommandStdout(args: MockResourceArgs, galleryVersions: 
             runState: "Succeeded",
             reusedExistingVersion: false,
             publishedImageVersions: published,
+            releaseNotes: placeholderReleaseNotes(imageVersion, e.AVD_GALLERY_IMAGE_VERSION_ID, "offline preview: no build ran, so there is no base image version, inventory or change list"),
         });
     }
     if (create.includes("tools/rollout.ts")) {

@@ -1,12 +1,16 @@
 import { strict as assert } from "node:assert";
 import { checkBuildResult, parseBuildResult } from "../src/aib/buildResult";
+import { placeholderReleaseNotes } from "../src/lifecycle/releaseNotes";
 
+const VERSION_ID = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.2.0";
 const RESULT = {
     imageVersion: "1.2.0",
-    imageVersionId: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/galleries/g/images/d/versions/1.2.0",
+    imageVersionId: VERSION_ID,
     runState: "Succeeded",
     reusedExistingVersion: false,
     publishedImageVersions: ["1.10.0", "1.2.0", "1.1.0"],
+    baseImageExactVersion: "26100.2314.241107",
+    releaseNotes: { ...placeholderReleaseNotes("1.2.0", VERSION_ID, "no log"), baseImageExactVersion: "26100.2314.241107" },
 };
 
 describe("build tool result", () => {
@@ -36,6 +40,23 @@ describe("build tool result", () => {
         assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, publishedImageVersions: undefined })), /publishedImageVersions/);
         assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, publishedImageVersions: ["latest"] })), /publishedImageVersions/);
         assert.throws(() => parseBuildResult(JSON.stringify([RESULT])), /not a JSON object/);
+    });
+
+    it("reads the base image's exact version and the release notes", () => {
+        const r = parseBuildResult(JSON.stringify(RESULT));
+        assert.equal(r.baseImageExactVersion, "26100.2314.241107");
+        assert.equal(r.releaseNotes.imageVersion, "1.2.0");
+        assert.deepEqual(r.releaseNotes.problems, ["no log"]);
+        const { baseImageExactVersion: _, ...withoutExact } = RESULT;
+        assert.equal(parseBuildResult(JSON.stringify(withoutExact)).baseImageExactVersion, undefined);
+    });
+
+    it("fails when the release notes are missing or malformed", () => {
+        assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, releaseNotes: undefined })), /"releaseNotes" are not release notes/);
+        assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, releaseNotes: { ...RESULT.releaseNotes, schema: 7 } })), /schema 7/);
+        assert.throws(() => parseBuildResult(JSON.stringify({ ...RESULT, baseImageExactVersion: 26100 })), /baseImageExactVersion/);
+        const huge = JSON.stringify({ ...RESULT, releaseNotes: { ...RESULT.releaseNotes, schema: 9, padding: "x".repeat(100_000) } });
+        assert.throws(() => parseBuildResult(huge), (err: Error) => err.message.length < 2000 && /… \(\d+ characters\)/.test(err.message));
     });
 
     it("refuses a result for another version, or one that does not list the built version as published", () => {

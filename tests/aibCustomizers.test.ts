@@ -62,11 +62,12 @@ describe("AIB customizers", () => {
             STEP_NAMES.restart,
             STEP_NAMES.optimization,
             STEP_NAMES.cleanup,
+            STEP_NAMES.inventory,
         ]);
     });
 
-    it("adds nothing when every option is off and every list is empty", () => {
-        assert.deepEqual(buildCustomizers(NOTHING), []);
+    it("adds only the inventory step when every option is off and every list is empty", () => {
+        assert.deepEqual(names(buildCustomizers(NOTHING)), [STEP_NAMES.inventory]);
     });
 
     const toggles: Array<[string, Partial<CustomizationsConfig>]> = [
@@ -79,7 +80,7 @@ describe("AIB customizers", () => {
     ];
     for (const [name, option] of toggles) {
         it(`adds ${name} exactly when its option is on`, () => {
-            assert.deepEqual(names(buildCustomizers({ ...NOTHING, ...option })), [name]);
+            assert.deepEqual(names(buildCustomizers({ ...NOTHING, ...option })), [name, STEP_NAMES.inventory]);
             assert.ok(!names(buildCustomizers(NOTHING)).includes(name));
         });
     }
@@ -96,7 +97,7 @@ describe("AIB customizers", () => {
 
     it("runs every PowerShell step elevated as SYSTEM, with a name", () => {
         const ps = buildCustomizers(EVERYTHING).filter((s): s is PowerShellCustomizer => s.type === "PowerShell");
-        assert.equal(ps.length, 7);
+        assert.equal(ps.length, 8);
         for (const s of ps) {
             assert.equal(s.runElevated, true, s.name);
             assert.equal(s.runAsSystem, true, s.name);

@@ -8,7 +8,7 @@ import { ARM_DEFAULT_SCOPE, StaticTokenProvider, type TokenProvider } from "../t
 import { optionalString } from "../tools/azure/json";
 import { main, type BuildResult, type MainOptions } from "../tools/buildImage";
 import { GalleryModule } from "./fakeAzure/gallery";
-import { ImageBuilderModule } from "./fakeAzure/imageBuilder";
+import { DEFAULT_PLATFORM_IMAGE_VERSION, ImageBuilderModule } from "./fakeAzure/imageBuilder";
 import { FAKE_SUBSCRIPTION_ID, seededRandom, startFakeAzure, type FakeAzure, type FakeAzureOptions } from "./fakeAzure/server";
 
 const RG = `/subscriptions/${FAKE_SUBSCRIPTION_ID}/resourceGroups/rg-avd-images`;
@@ -86,13 +86,16 @@ describe("build trigger (tools/buildImage.ts)", () => {
         const run = await trigger(w);
 
         assert.equal(run.code, 0, run.stderr.join("\n"));
-        assert.deepEqual(run.result, {
+        const { releaseNotes, ...result } = run.result ?? ({} as BuildResult);
+        assert.deepEqual(result, {
             imageVersion: "1.2.0",
             imageVersionId: VERSION_ID,
             runState: "Succeeded",
             reusedExistingVersion: false,
             publishedImageVersions: ["1.0.0", "1.1.0", "1.2.0", "1.10.0"],
+            baseImageExactVersion: DEFAULT_PLATFORM_IMAGE_VERSION,
         });
+        assert.equal(releaseNotes.imageVersion, "1.2.0");
         const progress = run.stderr.join("\n");
         for (const sub of ["Building", "Customizing", "Optimizing", "Validating", "Distributing"]) {
             assert.match(progress, new RegExp(`Running / ${sub}`), `progress shows ${sub}`);

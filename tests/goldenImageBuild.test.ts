@@ -14,6 +14,7 @@ import { ImageGallery } from "../components/imageGallery";
 import { BUILD_COMMAND, GoldenImageBuild } from "../components/goldenImageBuild";
 import { AIB_IMAGE_ACTIONS, AIB_NETWORK_ACTIONS, AIB_STAGING_ACTIONS } from "../src/aib/roles";
 import { TEMPLATE_NAME_PATTERN } from "../src/aib/template";
+import { placeholderReleaseNotes } from "../src/lifecycle/releaseNotes";
 
 const SUBSCRIPTION_ID = "8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f";
 const SUB = `/subscriptions/${SUBSCRIPTION_ID}`;
@@ -33,7 +34,8 @@ function testRing(change: (image: ImageConfig) => ImageConfig = (i) => i): RingC
 function succeededBuild(args: MockResourceArgs): string {
     const env = (args.inputs as { environment: Record<string, string> }).environment;
     const id = env.AVD_GALLERY_IMAGE_VERSION_ID;
-    const result = { imageVersion: id.split("/").pop(), imageVersionId: id, runState: "Succeeded", reusedExistingVersion: false, publishedImageVersions: ["1.2.0", "1.1.0"] };
+    const version = id.split("/").pop() ?? "";
+    const result = { imageVersion: version, imageVersionId: id, runState: "Succeeded", reusedExistingVersion: false, publishedImageVersions: ["1.2.0", "1.1.0"], baseImageExactVersion: "26100.2314.241107", releaseNotes: { ...placeholderReleaseNotes(version, id, "test"), baseImageExactVersion: "26100.2314.241107" } };
     return `Running image template\nDistributing\n${JSON.stringify(result)}`;
 }
 
@@ -86,6 +88,8 @@ async function build(ring = testRing(), commandStdout: (args: MockResourceArgs) 
                 buildCommandCli: golden.buildCommandCli,
                 buildCommandPowershell: golden.buildCommandPowershell,
                 publishedImageVersions: golden.publishedImageVersions,
+                baseImageExactVersion: golden.baseImageExactVersion,
+                releaseNotes: golden.releaseNotes,
             };
         },
     });
@@ -301,6 +305,7 @@ describe("GoldenImageBuild (mock engine, Pulumi.test.yaml)", function () {
                 "WindowsRestart:restart-after-customization",
                 "PowerShell:virtual-desktop-optimization",
                 "PowerShell:image-cleanup",
+                "PowerShell:image-inventory",
             ],
         );
         assert.deepEqual(t.source, { type: "PlatformImage", publisher: "MicrosoftWindowsDesktop", offer: "office-365", sku: "win11-24h2-avd-m365", version: "latest" });
@@ -352,6 +357,8 @@ describe("GoldenImageBuild (mock engine, Pulumi.test.yaml)", function () {
         assert.equal(o.buildCommandCli, `az image builder run --resource-group rg-avd-images-test --name ${o.templateName}`);
         assert.equal(o.buildCommandPowershell, `Start-AzImageBuilderTemplate -ResourceGroupName rg-avd-images-test -Name ${o.templateName}`);
         assert.deepEqual(o.publishedImageVersions, ["1.1.0", "1.2.0"]);
+        assert.equal(o.baseImageExactVersion, "26100.2314.241107", "the base image version the build tool reported");
+        assert.equal((o.releaseNotes as { imageVersion?: string }).imageVersion, "1.2.0", "the release notes the build tool reported");
     });
 
     it("registers the same template on every run (no clock, no randomness)", async () => {

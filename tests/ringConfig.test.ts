@@ -151,7 +151,7 @@ describe("ring configuration", () => {
             ["test", "image.tags", { contenthash: "x" }, /image\.tags\.contenthash is the tag "ContentHash" the program sets itself/],
             ["test", "image.tags", { environment: "x" }, /image\.tags\.environment differs from the ring tag "Environment" .* only in case/],
             ["prod", "tags", Object.fromEntries(Array.from({ length: 48 }, (_, i) => [`T${i}`, "x"])), /avd-image-rings:tags has 48 tags; .* at most 47 tags fit here/],
-            ["test", "image.tags", Object.fromEntries(Array.from({ length: 47 }, (_, i) => [`T${i}`, "x"])), /image\.tags has 47 tags; the published image version gets them plus 4/],
+            ["test", "image.tags", Object.fromEntries(Array.from({ length: 47 }, (_, i) => [`T${i}`, "x"])), /image\.tags has 47 tags; the published image version gets them plus 9 the program sets, .* at most 41 fit here/],
             ["prod", "sessionHosts.subnetId", "/subscriptions/not-a-guid-at-all-0000000000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v1/subnets/s", /subnetId .*the subscription segment "not-a-guid.*" is not a subscription ID/],
             ["prod", "sessionHosts.subnetId", "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg./providers/Microsoft.Network/virtualNetworks/v1/subnets/s", /the resource-group segment "rg\." is not a valid resource group name/],
             ["prod", "sessionHosts.subnetId", "/subscriptions/8c6f4f2e-3a1b-4d5c-9e7f-2b1a0c9d8e7f/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v/subnets/s", /the virtual-network segment "v" is not a valid virtual network name/],

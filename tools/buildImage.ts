@@ -5,12 +5,13 @@
 // Inputs (environment): AVD_IMAGE_TEMPLATE_ID, AVD_GALLERY_IMAGE_VERSION_ID, AVD_CONTENT_HASH,
 // AVD_BUILD_TIMEOUT_MINUTES, optional AVD_POLL_SECONDS (default 60); ARM endpoint and
 // credentials as in tools/azure/credentials.ts. Progress goes to stderr; on success the last
-// line of stdout is one JSON object (BuildResult). Exit 0 = published, 1 = failed.
+// line of stdout is one JSON object (BuildResult), with the version's release notes (the summary
+// is also tagged on the version: tools/build/releaseNotes.ts). Exit 0 = published, 1 = failed.
 import { AnonymousCredential, ContainerClient, newPipeline, Pipeline, RestError, type RequestPolicyFactory } from "@azure/storage-blob";
-import * as semver from "semver";
 import type { BuildResult } from "../src/aib/buildResult";
 import { galleryImageVersionShowCommand, imageBuilderCancelCommand } from "../src/aib/commands";
 import { ArmClient, ArmError, type LroPoller } from "./azure/arm";
+import { collectReleaseNotes, publishedWithTags } from "./build/releaseNotes";
 import { describeFailure as describeToolFailure, GALLERY_VERSION_PATTERN, Progress, runAsScript, StopRequested, ToolFailure, type Io, type ToolOptions } from "./shared/tool";
 import { formatDuration, systemClock } from "./azure/clock";
 import { STORAGE_SCOPE } from "./azure/credentials";
@@ -32,6 +33,12 @@ const AIB_DEFAULT_TIMEOUT_MINUTES = 240;
 export const LOG_TAIL_LINES = 40;
 /** Bytes read from the end of customization.log; the tail never needs more. */
 const LOG_TAIL_BYTES = 256 * 1024;
+/**
+ * Bytes read from the end of customization.log for the inventory, which is the last step: Packer's
+ * output after it (restart, sysprep, capture) is far smaller, and a whole Windows Update log can
+ * run to many megabytes.
+ */
+const INVENTORY_LOG_BYTES = 16 * 1024 * 1024;
 const CONTENT_HASH_TAG = "ContentHash";
 
 export type { BuildResult };
@@ -449,24 +456,30 @@ export class BuildTrigger {
     }
 
     private async result(runState: string, reused: boolean): Promise<BuildResult> {
+        const published = publishedWithTags(await this.arm.list(`${parentId(this.inputs.versionId)}/versions`, { apiVersion: GALLERY_API_VERSION }));
+        const template = await this.arm.get(this.templatePath, { apiVersion: IMAGE_BUILDER_API_VERSION });
+        const staging = viewTemplate(template).stagingResourceGroup;
+        const releaseNotes = await collectReleaseNotes({
+            arm: this.arm,
+            progress: this.progress,
+            imageVersion: this.inputs.version,
+            imageVersionId: this.versionPath,
+            template,
+            published,
+            readLog: async () => (staging ? readCustomizationLog(this.arm, staging, undefined, INVENTORY_LOG_BYTES) : undefined),
+            pollMs: this.inputs.pollMs,
+            reused,
+        });
         return {
             imageVersion: this.inputs.version,
             imageVersionId: this.versionPath,
             runState,
             reusedExistingVersion: reused,
-            publishedImageVersions: await publishedVersions(this.arm, parentId(this.inputs.versionId)),
+            publishedImageVersions: published.map((v) => v.name),
+            ...(releaseNotes.baseImageExactVersion ? { baseImageExactVersion: releaseNotes.baseImageExactVersion } : {}),
+            releaseNotes,
         };
     }
-}
-
-/** Succeeded versions of an image definition, semver-ascending. */
-export async function publishedVersions(arm: ArmClient, imageDefinitionId: string): Promise<string[]> {
-    const items = await arm.list(`${imageDefinitionId}/versions`, { apiVersion: GALLERY_API_VERSION });
-    return items
-        .filter((v) => /^succeeded$/i.test(optionalString(v, "properties.provisioningState") ?? ""))
-        .map((v) => optionalString(v, "name") ?? "")
-        .filter((name) => semver.valid(name) !== null)
-        .sort(semver.compare);
 }
 
 interface StagingAccount {
@@ -480,10 +493,10 @@ interface StagingAccount {
  * account, container `packerlogs`, blob `<runId>/customization.log`. The blob is read with
  * @azure/storage-blob and a short-lived read/list account SAS from ARM (listAccountSas needs only
  * ARM rights, which the deploying identity has); if the account forbids shared keys, with an Azure
- * Storage token. The log is best effort, so the blob client does not retry (its retries would
+ * Storage token. Only its last `maxBytes` are read. The log is best effort, so the blob client does not retry (its retries would
  * sleep on real timers, outside the tool's clock and deadlines).
  */
-export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupId: string, runMessage?: string): Promise<{ text: string; source: string } | undefined> {
+export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupId: string, runMessage?: string, maxBytes = LOG_TAIL_BYTES): Promise<{ text: string; source: string } | undefined> {
     const accounts = (await arm.list(`${stagingResourceGroupId}/providers/Microsoft.Storage/storageAccounts`, { apiVersion: STORAGE_API_VERSION }))
         .map((a): StagingAccount => ({ name: optionalString(a, "name") ?? "", id: optionalString(a, "id") ?? "", blobEndpoint: optionalString(a, "properties.primaryEndpoints.blob") ?? "" }))
         .filter((a) => a.name && a.id && a.blobEndpoint);
@@ -507,7 +520,7 @@ export async function readCustomizationLog(arm: ArmClient, stagingResourceGroupI
             throw e;
         }
         if (!log) continue;
-        const start = Math.max(0, log.size - LOG_TAIL_BYTES);
+        const start = Math.max(0, log.size - maxBytes);
         const download = await container.getBlobClient(log.name).download(start, log.size > 0 ? log.size - start : undefined);
         let text = await streamText(download.readableStreamBody);
         // A ranged read can start mid-line; drop the partial first line.

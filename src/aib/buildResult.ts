@@ -1,6 +1,7 @@
 // The build tool's result. tools/buildImage.ts reports progress on stderr and prints one JSON
 // object as the last line of stdout; the component reads its outputs from that line.
 import * as semver from "semver";
+import { parseReleaseNotes, type ReleaseNotes } from "../lifecycle/releaseNotes";
 
 export interface BuildResult {
     imageVersion: string;
@@ -10,10 +11,18 @@ export interface BuildResult {
     reusedExistingVersion: boolean;
     /** Versions published (Succeeded) in the image definition, ascending. */
     publishedImageVersions: string[];
+    /**
+     * The marketplace image version Image Builder built from (the template's `source.exactVersion`,
+     * which resolves "latest"); absent when Azure did not report it.
+     */
+    baseImageExactVersion?: string;
+    /** What the version contains and what changed from the previous one (src/lifecycle/releaseNotes.ts). */
+    releaseNotes: ReleaseNotes;
 }
 
 function fail(problem: string, stdout: string): never {
-    const tail = stdout.trim().split("\n").slice(-5).join("\n");
+    // The result line carries the release notes (tens of KB): quote only the start of each line.
+    const tail = stdout.trim().split("\n").slice(-5).map((l) => (l.length > 400 ? `${l.slice(0, 400)}… (${l.length} characters)` : l)).join("\n");
     throw new Error(`tools/buildImage.ts: ${problem}; the last line of its output must be its JSON result. Output ended with:\n${tail || "(no output)"}`);
 }
 
@@ -37,12 +46,21 @@ export function parseBuildResult(stdout: string): BuildResult {
     if (!Array.isArray(versions) || versions.some((v) => typeof v !== "string" || semver.valid(v) === null)) {
         fail(`its result has no "publishedImageVersions" list of MAJOR.MINOR.PATCH versions`, stdout);
     }
+    if (r.baseImageExactVersion !== undefined && typeof r.baseImageExactVersion !== "string") fail(`its result's "baseImageExactVersion" is not a string`, stdout);
+    let releaseNotes: ReleaseNotes;
+    try {
+        releaseNotes = parseReleaseNotes(r.releaseNotes);
+    } catch (e) {
+        fail(`its result's "releaseNotes" are not release notes (${e instanceof Error ? e.message : String(e)})`, stdout);
+    }
     return {
         imageVersion: r.imageVersion as string,
         imageVersionId: r.imageVersionId as string,
         runState: r.runState as string,
         reusedExistingVersion: r.reusedExistingVersion,
         publishedImageVersions: [...(versions as string[])].sort(semver.compare),
+        ...(typeof r.baseImageExactVersion === "string" ? { baseImageExactVersion: r.baseImageExactVersion } : {}),
+        releaseNotes,
     };
 }
 

@@ -2,7 +2,7 @@
 // and casing follow Microsoft.VirtualMachineImages 2024-02-01 (imagebuilder.json), which rejects
 // unknown or miscased fields.
 import type { ChocolateyPackage, CustomizationsConfig } from "../config/types";
-import { psArray, psQuote, readAibScript } from "./powershell";
+import { psArray, psQuote, psUnquote, readAibScript } from "./powershell";
 
 /** PowerShell customizer. Elevated as SYSTEM: as the build user, installers wait for a UAC prompt and the build hangs. */
 export interface PowerShellCustomizer {
@@ -40,6 +40,7 @@ export const STEP_NAMES = {
     restart: "restart-after-customization",
     optimization: "virtual-desktop-optimization",
     cleanup: "image-cleanup",
+    inventory: "image-inventory",
 } as const;
 
 /** The Virtual Desktop Optimization Tool, downloaded from its GitHub repository at build time (seed 000 section 9). */
@@ -59,6 +60,15 @@ export function chocolateyInstallLine(pkg: ChocolateyPackage): string {
     return ["&", "$choco", "install", psQuote(pkg.name), ...version, "-y", "--no-progress"].join(" ");
 }
 
+const CHOCOLATEY_INSTALL_LINE = /^& \$choco install ('(?:[^']|'')*')(?: --version ('(?:[^']|'')*'))? -y --no-progress$/;
+
+/** The package of a line chocolateyInstallLine wrote, or undefined for any other line. */
+export function parseChocolateyInstallLine(line: string): ChocolateyPackage | undefined {
+    const m = CHOCOLATEY_INSTALL_LINE.exec(line);
+    if (!m) return undefined;
+    return m[2] === undefined ? { name: psUnquote(m[1]) } : { name: psUnquote(m[1]), version: psUnquote(m[2]) };
+}
+
 /** The Chocolatey step: install Chocolatey if missing, then each package, failing on any other exit code. */
 export function chocolateyScript(packages: readonly ChocolateyPackage[]): string[] {
     return [
@@ -72,7 +82,16 @@ export function chocolateyScript(packages: readonly ChocolateyPackage[]): string
 
 /** The PowerShell modules step: NuGet provider, PSGallery trusted for the step, then Install-Module per missing module. */
 export function powershellModulesScript(modules: readonly string[]): string[] {
-    return [...readAibScript("Install-PowerShellModules.ps1"), `Install-GalleryModules -Name ${psArray(modules)}`];
+    return [...readAibScript("Install-PowerShellModules.ps1"), `${INSTALL_MODULES_CALL} ${psArray(modules)}`];
+}
+
+const INSTALL_MODULES_CALL = "Install-GalleryModules -Name";
+
+/** The modules of the call line powershellModulesScript wrote, or undefined for any other line. */
+export function parsePowershellModulesLine(line: string): string[] | undefined {
+    if (!line.startsWith(`${INSTALL_MODULES_CALL} @(`) || !line.endsWith(")")) return undefined;
+    const list = line.slice(INSTALL_MODULES_CALL.length + 3, -1);
+    return [...list.matchAll(/'((?:[^']|'')*)'/g)].map((m) => psUnquote(`'${m[1]}'`));
 }
 
 export function optimizationScript(): string[] {
@@ -83,10 +102,16 @@ export function cleanupScript(): string[] {
     return readAibScript("Invoke-ImageCleanup.ps1");
 }
 
+/** The inventory step: writes the image's contents into customization.log for the release notes. */
+export function inventoryScript(): string[] {
+    return readAibScript("Get-ImageInventory.ps1");
+}
+
 /**
  * The customizers in build order: Windows Update, PowerShell modules, inline scripts (stack-file
- * order), script URIs (stack-file order), Chocolatey, restart, optimisation, cleanup. Steps whose
- * option is off or whose list is empty are left out.
+ * order), script URIs (stack-file order), Chocolatey, restart, optimisation, cleanup, and always
+ * last the inventory for the release notes (after cleanup, so it lists what the image keeps).
+ * Steps whose option is off or whose list is empty are left out.
  */
 export function buildCustomizers(c: CustomizationsConfig): Customizer[] {
     const steps: Customizer[] = [];
@@ -125,5 +150,6 @@ export function buildCustomizers(c: CustomizationsConfig): Customizer[] {
     if (c.runCleanup) {
         steps.push(powershell(STEP_NAMES.cleanup, { inline: cleanupScript() }));
     }
+    steps.push(powershell(STEP_NAMES.inventory, { inline: inventoryScript() }));
     return steps;
 }

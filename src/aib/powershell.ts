@@ -11,7 +11,8 @@ export type AibScriptName =
     | "Invoke-ImageCleanup.ps1"
     | "Test-NoAvdAgent.ps1"
     | "Test-OsDiskSize.ps1"
-    | "Test-GpuDriver.ps1";
+    | "Test-GpuDriver.ps1"
+    | "Get-ImageInventory.ps1";
 
 /** The script's lines as written in src/aib/scripts (line endings normalised, trailing blank lines dropped). */
 export function readAibScript(name: AibScriptName): string[] {
@@ -26,6 +27,11 @@ export function readAibScript(name: AibScriptName): string[] {
  */
 export function psQuote(value: string): string {
     return `'${value.replace(/['\u2018\u2019\u201A\u201B]/g, "$&$&")}'`;
+}
+
+/** The value of a literal psQuote wrote (its doubled quotes undone). */
+export function psUnquote(literal: string): string {
+    return literal.slice(1, -1).replace(/(['\u2018\u2019\u201A\u201B])\1/g, "$1");
 }
 
 /** A PowerShell array literal of single-quoted strings. */

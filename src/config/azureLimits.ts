@@ -12,8 +12,14 @@ export const TAG_LIMITS = { maxTags: 50, maxNameLength: 512, maxValueLength: 256
 const TAG_NAME_FORBIDDEN = /[<>%&\\?/]/;
 const RESERVED_TAG_PREFIXES = ["microsoft", "azure", "windows"] as const;
 
-/** Tags the program sets itself (src/sessionHosts/naming.ts, src/aib/template.ts, src/aib/distribution.ts). */
-export const PROGRAM_TAGS = ["Ring", "ImageVersion", "ContentHash", "BaseImage", "Applications"] as const;
+/**
+ * The release-notes summary the build trigger merges onto each published version after the build
+ * (src/lifecycle/releaseNotes.ts summaryTags, tools/build/releaseNotes.ts).
+ */
+export const RELEASE_NOTES_TAGS = ["BaseImageVersion", "OsBuild", "Hotfixes", "Packages", "Steps"] as const;
+
+/** Tags the program sets itself (src/sessionHosts/naming.ts, src/aib/template.ts, src/aib/distribution.ts, the release notes). */
+export const PROGRAM_TAGS = ["Ring", "ImageVersion", "ContentHash", "BaseImage", "Applications", ...RELEASE_NOTES_TAGS] as const;
 
 /**
  * Tags the drain-aware rollout may add to the scale set while it runs (its lock and its progress
@@ -29,8 +35,8 @@ export const PROGRAM_TAG_COUNT = {
     scaleSet: 1 + ROLLOUT_SCALE_SET_TAGS.length,
     /** Image template: ring tags and image tags, plus `ImageVersion`, `ContentHash`. */
     imageTemplate: 2,
-    /** Published image version: image tags plus `ImageVersion`, `BaseImage`, `Applications`, `ContentHash`. */
-    imageVersion: 4,
+    /** Published image version: image tags plus `ImageVersion`, `BaseImage`, `Applications`, `ContentHash`, and the release-notes summary. */
+    imageVersion: 4 + RELEASE_NOTES_TAGS.length,
 } as const;
 
 export function tagNameProblem(name: string): string | undefined {

@@ -7,6 +7,8 @@ import { parseResourceId, parentId } from "../../tools/azure/ids";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
 
 export const GALLERY_API_VERSION = "2024-03-03";
+/** Microsoft.Resources Tags at scope (Tags_UpdateAtScope): the build trigger merges the release-notes summary with it. */
+export const TAGS_API_VERSION = "2021-04-01";
 /** The api-version on Compute's capsOperations status URLs in the Delete example. */
 const CAPS_OPERATION_API_VERSION = "2022-01-03";
 
@@ -97,6 +99,7 @@ export class GalleryModule implements ResourceProviderModule {
         fake.route({ method: "GET", pattern: `${definition}/versions`, apiVersion: GALLERY_API_VERSION, handler: (req) => this.list(req) });
         fake.route({ method: "GET", pattern: version, apiVersion: GALLERY_API_VERSION, handler: (req) => this.get(req) });
         fake.route({ method: "DELETE", pattern: version, apiVersion: GALLERY_API_VERSION, handler: (req) => this.delete(req) });
+        fake.route({ method: "PATCH", pattern: `${version}/providers/Microsoft.Resources/tags/default`, apiVersion: TAGS_API_VERSION, handler: (req) => this.patchTags(req) });
     }
 
     addImageDefinition(id: string): void {
@@ -208,6 +211,37 @@ export class GalleryModule implements ResourceProviderModule {
         }
         const items = [...this.versions.entries()].filter(([key]) => key.startsWith(`${definition}/versions/`)).map(([, v]) => this.body(v, false));
         return this.fakeAzure.page(req, items);
+    }
+
+    /**
+     * Tags_UpdateAtScope (resources 2021-04-01): `{operation: Merge|Replace|Delete, properties: {tags}}`,
+     * answered synchronously with the TagsResource `{id, name: "default", type, properties: {tags}}`.
+     * Azure refuses more than 50 tags or a value over 256 characters (its error code for that is not
+     * in the spec or the examples; the fake answers 400 InvalidTag).
+     */
+    private patchTags(req: FakeRequest): FakeResponse {
+        const fake = this.fakeAzure;
+        const scope = req.path.replace(/\/providers\/Microsoft\.Resources\/tags\/default$/i, "");
+        const v = this.versions.get(scope.toLowerCase());
+        if (!v) return fake.notFound("Microsoft.Compute/galleries/images/versions", `${req.params.galleryName}/${req.params.galleryImageName}/${req.params.galleryImageVersionName}`, req.params.resourceGroupName);
+        const body = (typeof req.body === "object" && req.body !== null ? req.body : {}) as { operation?: unknown; properties?: { tags?: unknown } };
+        const tags = body.properties?.tags;
+        if (!["Merge", "Replace", "Delete"].includes(String(body.operation)) || typeof tags !== "object" || tags === null) {
+            return fake.error(400, "InvalidRequestContent", "The request content was invalid: operation must be Merge, Replace or Delete and properties.tags an object.");
+        }
+        const given = Object.entries(tags as Record<string, unknown>).map(([k, value]) => [k, String(value)] as const);
+        const next: Record<string, string> = body.operation === "Replace" ? {} : { ...v.tags };
+        for (const [k, value] of given) {
+            const existing = Object.keys(next).find((n) => n.toLowerCase() === k.toLowerCase());
+            if (existing !== undefined) delete next[existing];
+            if (body.operation !== "Delete") next[k] = value;
+        }
+        const tooLong = Object.entries(next).find(([, value]) => value.length > 256);
+        if (Object.keys(next).length > 50 || tooLong) {
+            return fake.error(400, "InvalidTag", tooLong ? `The tag value of '${tooLong[0]}' exceeds 256 characters.` : "A resource can have at most 50 tags.");
+        }
+        v.tags = next;
+        return { status: 200, body: { id: `${v.id}/providers/Microsoft.Resources/tags/default`, name: "default", type: "Microsoft.Resources/tags", properties: { tags: { ...next } } } };
     }
 
     private delete(req: FakeRequest): FakeResponse {

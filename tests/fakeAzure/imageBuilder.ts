@@ -9,6 +9,7 @@
 import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { parseResourceId } from "../../tools/azure/ids";
 import type { GalleryModule } from "./gallery";
+import type { MarketplaceModule } from "./marketplace";
 import { exampleBody, type FakeAzure, type FakeRequest, type FakeResponse, type ResourceProviderModule } from "./server";
 
 export const IMAGE_BUILDER_API_VERSION = "2024-02-01";
@@ -38,7 +39,15 @@ export interface BuildScript {
     logLines?: string[];
     /** The staging storage account refuses shared-key (SAS) access. */
     disallowSharedKeyAccess?: boolean;
+    /**
+     * A recorded customization.log (e.g. tests/fixtures/releaseNotes/customization.log): its lines
+     * are written to the run's log when the customizations finish, as the build VM's steps would.
+     */
+    customizationLog?: string;
 }
+
+/** What "latest" resolves to when no marketplace module knows the SKU. */
+export const DEFAULT_PLATFORM_IMAGE_VERSION = "26100.2314.241107";
 
 export interface TemplateSeed {
     /** Image template id. */
@@ -106,13 +115,15 @@ const SUB_STATE_MESSAGES: Record<RunSubState, string> = {
 export class ImageBuilderModule implements ResourceProviderModule {
     private fake?: FakeAzure;
     private readonly gallery: GalleryModule;
+    private readonly marketplace?: MarketplaceModule;
     private readonly templates = new Map<string, TemplateState>();
     private readonly accounts = new Map<string, StorageAccount>();
     /** Template GETs a cancel takes to reach Canceled. */
     cancelPolls = 1;
 
-    constructor(options: { gallery: GalleryModule }) {
+    constructor(options: { gallery: GalleryModule; marketplace?: MarketplaceModule }) {
         this.gallery = options.gallery;
+        this.marketplace = options.marketplace;
     }
 
     install(fake: FakeAzure): void {
@@ -234,9 +245,9 @@ export class ImageBuilderModule implements ResourceProviderModule {
         if (typeof b.location !== "string") return fake.error(400, "LocationRequired", "The location property is required for this definition.");
         const existing = this.find(req);
         if (existing) {
-            const same = ["source", "customize", "distribute", "vmProfile", "validate"].every(
-                (k) => JSON.stringify((existing.body.properties as Record<string, unknown>)[k]) === JSON.stringify(props[k]),
-            );
+            // Read-only fields Azure fills in (source.exactVersion) are not part of what was submitted.
+            const submitted = (k: string, from: Record<string, unknown>) => JSON.stringify(k === "source" && typeof from[k] === "object" ? { ...(from[k] as Record<string, unknown>), exactVersion: undefined } : from[k]);
+            const same = ["source", "customize", "distribute", "vmProfile", "validate"].every((k) => submitted(k, existing.body.properties as Record<string, unknown>) === submitted(k, props));
             if (!same) return fake.error(409, "Conflict", "Update/Upgrade of image templates is currently not supported. Please change the name of the template you are submitting.");
             return { status: 200, body: this.render(existing) };
         }
@@ -322,9 +333,23 @@ export class ImageBuilderModule implements ResourceProviderModule {
             operationId: op.id,
             log: [],
         };
+        this.resolveSource(t);
         this.ensureStagingAccount(t, script.disallowSharedKeyAccess === true);
         this.appendLog(t, [`PACKER OUT ==> azure-arm: Run ${runId} queued for image template ${t.name}`]);
         return fake.accepted(op, { asyncOperation: true });
+    }
+
+    /**
+     * `source.exactVersion` (read-only, 2024-02-01): the marketplace version the build uses; "differs
+     * from 'version' only if the value specified in 'version' field is 'latest'", which "is evaluated
+     * when the image build takes place". So each run resolves it anew.
+     */
+    private resolveSource(t: TemplateState): void {
+        const source = (t.body.properties as Record<string, unknown>).source as Record<string, unknown> | undefined;
+        if (!source || source.type !== "PlatformImage") return;
+        const version = String(source.version ?? "latest");
+        const latest = () => this.marketplace?.latest(t.location, String(source.publisher), String(source.offer), String(source.sku)) ?? DEFAULT_PLATFORM_IMAGE_VERSION;
+        source.exactVersion = /^latest$/i.test(version) ? latest() : version;
     }
 
     private cancel(req: FakeRequest): FakeResponse {
@@ -404,6 +429,7 @@ export class ImageBuilderModule implements ResourceProviderModule {
         run.pollsInState = 0;
         const next = SUB_STATES[run.index];
         run.message = SUB_STATE_MESSAGES[next];
+        if (next === "Optimizing" && script.customizationLog) this.appendLog(t, script.customizationLog.replace(/\r\n/g, "\n").replace(/\n$/, "").split("\n"));
         this.appendLog(t, [`PACKER OUT ==> azure-arm: ${SUB_STATE_MESSAGES[next]}...`]);
         if (next === "Distributing" && !script.failAt) this.startDistribution(t);
     }

@@ -60,6 +60,20 @@ export function exampleListItem(relativeFile: string, status: string, subscripti
     return structuredClone(item);
 }
 
+/** The items of an example whose response body is a bare JSON array (e.g. VirtualMachineImages_List). */
+export function exampleList(relativeFile: string, status: string, subscriptionId = FAKE_SUBSCRIPTION_ID): Record<string, unknown>[] {
+    const file = path.join(examplesDir(), relativeFile);
+    let raw: string;
+    try {
+        raw = readFileSync(file, "utf8");
+    } catch {
+        throw new Error(`the fake Azure needs Azure's example payload ${file}; set AZURE_API_EXAMPLES_DIR to the azure-api-examples folder`);
+    }
+    const body = asRecord(asRecord(asRecord(JSON.parse(raw.replace(/\{subscription-?[iI]d\}/g, subscriptionId)) as unknown).responses)[status]).body;
+    if (!Array.isArray(body) || body.length === 0) throw new Error(`${relativeFile} has no ${status} response list`);
+    return body.map(asRecord);
+}
+
 /** Each example is read and parsed once; callers get their own copy. */
 const parsedExamples = new Map<string, Record<string, unknown>>();
 
