@@ -62,7 +62,13 @@ export = async () => {
                 perImageRoles: ring.form === "fleet",
                 notificationEnvironment: notifications,
             });
-            parts.builds[image.name] = { templateName: build.templateName, buildCommandCli: build.buildCommandCli, buildCommandPowershell: build.buildCommandPowershell };
+            parts.builds[image.name] = {
+                templateName: build.templateName,
+                buildCommandCli: build.buildCommandCli,
+                buildCommandPowershell: build.buildCommandPowershell,
+                baseImageExactVersion: build.baseImageExactVersion,
+                releaseNotes: build.releaseNotes,
+            };
             parts.images[image.name] = {
                 imageDefinitionId: imageGallery.imageDefinitionIds[image.name],
                 latestImageReference: latestImageReference(imageGallery.imageDefinitionIds[image.name]),

@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import type { PoolConfig, RingConfig } from "./config/types";
 import type { RingImage } from "./promotion/gate";
-import { marketplacePoolImage, type Exported, type LegacyRingOutputs, type RingOutputs } from "./promotion/ringOutputs";
+import { marketplacePoolImage, type BuildOutputs, type Exported, type ExportedRing, type LegacyRingOutputs, type RingOutputs } from "./promotion/ringOutputs";
 import { lastValidatedAt } from "./promotion/soak";
 import { marketplaceImageUrn } from "./sessionHosts/imageReference";
 import { sessionHostTags, type PoolPlacement } from "./sessionHosts/naming";
@@ -43,17 +43,17 @@ export function validatedByAll(versions: Array<string | undefined>): string | un
 export interface RingParts {
     gallery: { galleryId: pulumi.Input<string>; galleryName: pulumi.Input<string> };
     images: Record<string, RingImage>;
-    builds: Record<string, { templateName: pulumi.Output<string>; buildCommandCli: pulumi.Output<string>; buildCommandPowershell: pulumi.Output<string> }>;
+    builds: Record<string, Exported<BuildOutputs>>;
     pools: Record<string, { hostPoolId: pulumi.Output<string>; vmssId: pulumi.Output<string>; validatedImageVersion: pulumi.Output<string>; validatedAt: pulumi.Output<string | undefined> }>;
 }
 
-export type RingExports = Exported<RingOutputs> & Partial<Exported<LegacyRingOutputs>>;
+export type RingExports = ExportedRing<RingOutputs> & Partial<Exported<LegacyRingOutputs>>;
 
 /** The ring's stack outputs: the `RingOutputs` contract, plus today's top-level outputs where the ring has one image (and one pool). */
 export function ringExports(ring: RingConfig, parts: RingParts): RingExports {
     const pools = Object.values(ring.hostPools);
     const poolsOf = (image: string) => pools.filter((p) => p.source.kind === "gallery" && p.source.image === image);
-    const images: Exported<RingOutputs>["images"] = {};
+    const images: ExportedRing<RingOutputs>["images"] = {};
     for (const [name, version] of Object.entries(ring.imageVersions)) {
         const image = parts.images[name];
         images[name] = {
@@ -66,7 +66,7 @@ export function ringExports(ring: RingConfig, parts: RingParts): RingExports {
             validatedAt: pulumi.all(poolsOf(name).map((p) => parts.pools[p.name].validatedAt)).apply(lastValidatedAt),
         };
     }
-    const hostPools: Exported<RingOutputs>["hostPools"] = {};
+    const hostPools: ExportedRing<RingOutputs>["hostPools"] = {};
     for (const pool of pools) {
         const source = pool.source;
         hostPools[pool.name] = {

@@ -4,6 +4,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { SignOffs } from "../config/promotion";
 import type { UpgradeMode } from "../config/types";
+import type { ReleaseNotes } from "../lifecycle/releaseNotes";
 
 /** What a ring exports about one image it runs. */
 export interface ImageOutputs {
@@ -42,6 +43,10 @@ export interface BuildOutputs {
     /** Starts the template's build by hand. */
     buildCommandCli: string;
     buildCommandPowershell: string;
+    /** The marketplace version Image Builder actually built from (the template source's exactVersion). */
+    baseImageExactVersion?: string;
+    /** What is in the version: base image, updates, applications, steps, and the change from the previous one. */
+    releaseNotes: ReleaseNotes;
 }
 
 /** Every ring's outputs. The single-image top-level outputs of earlier releases are `LegacyRingOutputs`. */
@@ -81,12 +86,11 @@ export interface LegacyRingOutputs {
 }
 
 /** The exporting side: each value may still be an Output when the program returns it. */
-export type Exported<T> = {
-    [K in keyof T]: NonNullable<T[K]> extends unknown[] | string
-        ? pulumi.Input<T[K]>
-        : NonNullable<T[K]> extends object
-          ? { [N in keyof NonNullable<T[K]>]: Exported<NonNullable<T[K]>[N]> }
-          : pulumi.Input<T[K]>;
+export type Exported<T> = { [K in keyof T]: pulumi.Input<T[K]> };
+
+/** The ring's outputs as the program returns them: every map entry's fields may be Outputs. */
+export type ExportedRing<T> = {
+    [K in keyof T]: NonNullable<T[K]> extends Record<string, infer V> ? (V extends object ? Record<string, Exported<V>> : pulumi.Input<T[K]>) : pulumi.Input<T[K]>;
 };
 
 /** The image name of a marketplace pool in `HostPoolOutputs.image`. */
