@@ -182,7 +182,9 @@ describe("maintenance windows", () => {
         const placement = { stack: "prod", location: "westeurope", resourceGroupName: "rg-avd-prod", names: sessionHostResourceNames("prod"), tags: {} };
 
         it("sessionHosts.rollout.window reaches the rollout as AVD_ROLLOUT_WINDOW, with the subnet and VM size for the preflight", () => {
-            const sh = prodWith({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 60, agentUpdate: true });
+            // The preflight's subnet and size go only to surge rollouts.
+            const windowed = prodWith({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 60, agentUpdate: true });
+            const sh = { ...windowed, rollout: { ...windowed.rollout, strategy: "surge" as const } };
             const env = rolloutEnvironment(sh, targets);
             assert.equal(env.AVD_ROLLOUT_WINDOW, JSON.stringify({ days: ["Sat", "Sun"], start: "22:00", end: "05:00", timeZone: "Europe/Berlin", waitMinutes: 60 }));
             assert.equal(env.AVD_SUBNET_ID, sh.subnetId);
