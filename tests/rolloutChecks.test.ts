@@ -3,6 +3,7 @@
 // over-quota or full-subnet rollout before it changes anything, and maintenance windows are honoured
 // by both strategies (drain inside, wait for a window that opens soon, stop cleanly otherwise).
 import * as assert from "node:assert/strict";
+import { prodRolloutEnv } from "./fixtures/prodRolloutEnv";
 import { main, type RolloutResult } from "../tools/rollout";
 import { VirtualClock } from "../tools/azure/clock";
 import { ComputeModule } from "./fakeAzure/compute";
@@ -63,26 +64,17 @@ async function world(capacity: number, room: Room = {}): Promise<World> {
 }
 
 function envFor(capacity: number, w: World, extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
-    return {
-        AZURE_RESOURCE_MANAGER_ENDPOINT: w.fake.url,
-        AVD_ARM_ACCESS_TOKEN: TOKEN,
-        AVD_VMSS_ID: VMSS,
-        AVD_HOST_POOL_ID: HOST_POOL,
-        AVD_IMAGE_VERSION_ID: NEW,
-        AVD_MAX_BATCH_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: "20",
-        AVD_PAUSE_BETWEEN_BATCHES: "PT5M",
-        AVD_PRIORITIZE_UNHEALTHY: "true",
-        AVD_DRAIN_TIMEOUT_MINUTES: "60",
-        AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated. Please save your work and sign out.",
-        AVD_FORCE_LOGOFF: "false",
-        AVD_POLL_SECONDS: "30",
-        AVD_CAPACITY: String(capacity),
-        AVD_SUBNET_ID: SUBNET,
-        AVD_VM_SIZE: "Standard_D8s_v5",
-        ...extra,
-    };
+    return prodRolloutEnv(
+        { armUrl: w.fake.url, token: TOKEN, vmss: VMSS, hostPool: HOST_POOL, imageVersionId: NEW },
+        {
+            AVD_PAUSE_BETWEEN_BATCHES: "PT5M",
+            AVD_CAPACITY: String(capacity),
+            AVD_SUBNET_ID: SUBNET,
+            AVD_VM_SIZE: "Standard_D8s_v5",
+            AVD_DRAIN_MESSAGE_TITLE: undefined,
+            ...extra,
+        },
+    );
 }
 
 async function rollout(w: World, capacity: number, extra: Record<string, string | undefined>) {

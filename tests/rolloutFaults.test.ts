@@ -4,6 +4,7 @@
 // and a second rollout of the same scale set. Each case checks the safe outcome and the
 // per-host report the user reads.
 import * as assert from "node:assert/strict";
+import { prodRolloutEnv } from "./fixtures/prodRolloutEnv";
 import { main, type MainOptions, type RolloutResult } from "../tools/rollout";
 import { VirtualClock } from "../tools/azure/clock";
 import { DRAINED_TAG, LOCK_TAG } from "../tools/rollout/marker";
@@ -46,24 +47,13 @@ async function world(capacity: number, options: Partial<FakeAzureOptions> = {}):
 }
 
 function env(w: World, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-    return {
-        AZURE_RESOURCE_MANAGER_ENDPOINT: w.fake.url,
-        AVD_ARM_ACCESS_TOKEN: TOKEN,
-        AVD_VMSS_ID: VMSS,
-        AVD_HOST_POOL_ID: HOST_POOL,
-        AVD_IMAGE_VERSION_ID: NEW,
-        AVD_MAX_BATCH_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: "20",
-        AVD_PAUSE_BETWEEN_BATCHES: "PT10M",
-        AVD_PRIORITIZE_UNHEALTHY: "true",
-        AVD_DRAIN_TIMEOUT_MINUTES: "60",
-        AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
-        AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated. Please save your work and sign out.",
-        AVD_FORCE_LOGOFF: "false",
-        AVD_POLL_SECONDS: String(POLL_MS / 1000),
-        ...extra,
-    };
+    return prodRolloutEnv(
+        { armUrl: w.fake.url, token: TOKEN, vmss: VMSS, hostPool: HOST_POOL, imageVersionId: NEW },
+        {
+            AVD_POLL_SECONDS: String(POLL_MS / 1000),
+            ...extra,
+        },
+    );
 }
 
 async function rollout(w: World, extra: Record<string, string | undefined> = {}, options: MainOptions = {}): Promise<Run> {

@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { main, type MainOptions, type RolloutResult } from "../tools/rollout";
+import { prodRolloutEnv } from "./fixtures/prodRolloutEnv";
 import { VirtualClock } from "../tools/azure/clock";
 import { DRAINED_TAG, LOCK_LEASE_MS, LOCK_TAG } from "../tools/rollout/marker";
 import type { Method } from "./fakeAzure/server";
@@ -52,28 +53,16 @@ async function world(capacity = 10): Promise<World> {
 }
 
 function envFor(w: World, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-    return {
-        AZURE_RESOURCE_MANAGER_ENDPOINT: w.fake.url,
-        AVD_ARM_ACCESS_TOKEN: TOKEN,
-        AVD_VMSS_ID: VMSS,
-        AVD_HOST_POOL_ID: HOST_POOL,
-        AVD_IMAGE_VERSION_ID: NEW,
-        AVD_MAX_BATCH_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_PERCENT: "20",
-        AVD_MAX_UNHEALTHY_UPGRADED_PERCENT: "20",
-        AVD_PAUSE_BETWEEN_BATCHES: "PT10M",
-        AVD_PRIORITIZE_UNHEALTHY: "true",
-        AVD_DRAIN_TIMEOUT_MINUTES: "60",
-        AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
-        AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated. Please save your work and sign out.",
-        AVD_FORCE_LOGOFF: "false",
-        AVD_POLL_SECONDS: "30",
-        AVD_ROLLOUT_STRATEGY: "surge",
-        AVD_CAPACITY: String(w.capacity),
-        AVD_SUBNET_ID: SUBNET,
-        AVD_VM_SIZE: "Standard_D8s_v5",
-        ...extra,
-    };
+    return prodRolloutEnv(
+        { armUrl: w.fake.url, token: TOKEN, vmss: VMSS, hostPool: HOST_POOL, imageVersionId: NEW },
+        {
+            AVD_ROLLOUT_STRATEGY: "surge",
+            AVD_CAPACITY: String(w.capacity),
+            AVD_SUBNET_ID: SUBNET,
+            AVD_VM_SIZE: "Standard_D8s_v5",
+            ...extra,
+        },
+    );
 }
 
 async function rollout(w: World, extra: Record<string, string | undefined> = {}, options: MainOptions = {}): Promise<Run> {
