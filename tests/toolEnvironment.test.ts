@@ -112,8 +112,9 @@ describe("tool environment contract", () => {
             const values = randomRing(seededRandom(seed));
             const ring = parse(values);
             if (ring instanceof ConfigError) {
-                // The only refusal a valid-looking draw may meet: a rolling upgrade longer than the gate can wait.
-                assert.match(ring.message, /longer than the health gate can wait/, `seed ${seed}: ${ring.message}`);
+                // The only refusals a valid-looking draw may meet: a rolling upgrade longer than the gate can
+                // wait, and a surge step that would pass the scale set's 1,000 instances.
+                assert.match(ring.message, /longer than the health gate can wait|a scale set holds at most 1000 instances/, `seed ${seed}: ${ring.message}`);
                 continue;
             }
             parsed++;
@@ -134,6 +135,18 @@ describe("tool environment contract", () => {
             assert.ok(gateTimeoutMinutes(onlyPool(ring).sessionHosts) <= LIMITS.gateTimeoutMinutes.max, `seed ${seed}`);
         }
         assert.ok(parsed > 1200, `most draws are valid rings (${parsed})`);
+    });
+
+    it("a surge that would pass the scale set's 1,000 instances is refused by the config and by the tool alike", () => {
+        const values = randomRing(seededRandom(3));
+        values.sessionHosts = { ...(values.sessionHosts as Record<string, unknown>), upgradeMode: "Manual", capacity: 1000, rollout: { strategy: "surge" }, rollingUpgrade: { maxBatchInstancePercent: 10, maxUnhealthyInstancePercent: 10 } };
+        const refused = parse(values);
+        assert.ok(refused instanceof ConfigError);
+        assert.match(refused.message, /sessionHosts\.rollout\.strategy is surge, and a surge adds up to 100 host\(s\) above the capacity of 1000, but a scale set holds at most 1000 instances; lower capacity to 900 or less/);
+        const fits = parse({ ...values, sessionHosts: { ...(values.sessionHosts as Record<string, unknown>), capacity: 900 } });
+        assert.ok(!(fits instanceof ConfigError), String(fits));
+        const env = rolloutEnvironment(onlyPool(fits as RingConfig).sessionHosts, TARGETS);
+        assert.throws(() => readRolloutInputs({ ...env, AVD_CAPACITY: "1000" }), /AVD_ROLLOUT_STRATEGY=surge with AVD_CAPACITY=1000: a surge adds up to 100 host\(s\)/);
     });
 
     it("the build trigger accepts every build timeout the config accepts", () => {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as semver from "semver";
 import { readIsoDuration } from "../../policy/lib/duration";
 import { parseIsoDuration } from "../rollout/duration";
-import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS } from "../tools/environment";
+import { controlCharacterProblem, DEFAULTS, gateTimeoutMinutesFor, LIMITS, surgeHeadroomProblem } from "../tools/environment";
 import { caseClash, poolNameProblem, PROGRAM_TAG_COUNT, RESOURCE_GROUP_NAME, stackNameProblem, subnetIdProblem, TAG_LIMITS, tagNameProblem, tagValueProblem } from "./azureLimits";
 import { sessionHostResourceNames } from "../sessionHosts/naming";
 import { checkPoolGpuDrivers, parseSessionHostGpu } from "./gpu";
@@ -394,6 +394,8 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
             "cannot be true with upgradeMode Manual: the scale set would follow the image definition's latest version, which a new version never changes in the scale set's model, so the drain-aware rollout would have nothing to move hosts onto; pin the version (useLatestImage: false) or use upgradeMode Rolling in a test ring",
         );
     }
+    const surgeProblem = s.rollout.strategy === "surge" ? surgeHeadroomProblem(s.capacity, s.rollingUpgrade.maxBatchInstancePercent) : undefined;
+    if (surgeProblem) r.fail("rollout.strategy", `is surge, and ${surgeProblem}`);
     // The gate's deadline must fit the gate's range; a long pause on a large ring can exceed it.
     const gateMinutes = gateTimeoutMinutesFor({
         upgradeMode: s.upgradeMode,

@@ -82,6 +82,20 @@ export const GPU_VENDORS = ["nvidia", "amd"] as const;
 export const NOTIFICATION_FORMATS = ["auto", "teams", "slack", "generic"] as const;
 export type NotificationFormat = (typeof NOTIFICATION_FORMATS)[number];
 
+/** A Uniform scale set holds at most 1,000 instances (Compute refuses a larger sku.capacity). */
+export const MAX_SCALE_SET_INSTANCES = 1000;
+
+/**
+ * A surge adds up to one step (maxBatchInstancePercent of capacity, at least one host) above the
+ * capacity; the problem in words when that would pass the scale set's limit. The config parser and
+ * the rollout tool both refuse with it, so no surge is started that Azure would stop part-way.
+ */
+export function surgeHeadroomProblem(capacity: number, maxBatchInstancePercent: number): string | undefined {
+    const step = Math.max(1, Math.floor((capacity * maxBatchInstancePercent) / 100));
+    if (capacity + step <= MAX_SCALE_SET_INSTANCES) return undefined;
+    return `a surge adds up to ${step} host(s) above the capacity of ${capacity}, but a scale set holds at most ${MAX_SCALE_SET_INSTANCES} instances; lower capacity to ${MAX_SCALE_SET_INSTANCES - step} or less, lower maxBatchInstancePercent, or use strategy: reimage`;
+}
+
 /** Every variable by its role; `name` is what the environment holds. */
 export const AVD_ENV = {
     vmssId: { name: "AVD_VMSS_ID", kind: "resourceId" },

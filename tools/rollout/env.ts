@@ -5,7 +5,7 @@ import { rolloutWindowFromJson } from "../../src/config/window";
 import type { RolloutPolicy } from "../../src/rollout/planner";
 import type { RolloutWindow } from "../../src/rollout/window";
 import type { GpuVendor } from "../../src/sessionHosts/gpu";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_STRATEGIES, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_STRATEGIES, surgeHeadroomProblem, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -158,6 +158,11 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     const subnet = r.value(V.subnetId);
     const vmSize = r.text(V.vmSize);
     const window = readWindow(r);
+    const strategy: RolloutStrategyInput = r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" };
+    if (strategy.kind === "surge") {
+        const problem = surgeHeadroomProblem(strategy.capacity, r.integer(V.maxBatchPercent));
+        if (problem) throw new InputError(`${V.rolloutStrategy.name}=surge with ${V.capacity.name}=${strategy.capacity}: ${problem}.`);
+    }
     return {
         ...targets,
         policy: {
@@ -175,7 +180,7 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
         healthTimeoutMs: r.integer(V.healthTimeoutMinutes, 45) * 60_000,
         ...(maxRunMinutes === undefined ? {} : { maxRunMs: maxRunMinutes * 60_000 }),
         logOffDisconnectedSessions: r.boolean(V.logOffDisconnected, false),
-        strategy: r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" },
+        strategy,
         ...(subnet === undefined ? {} : { subnet: typedId(subnet, "Microsoft.Network/virtualNetworks/subnets", V.subnetId.name) }),
         ...(vmSize === undefined ? {} : { vmSize }),
         ...(window === undefined ? {} : { window }),
