@@ -2,6 +2,7 @@
 // object as the last line of stdout; the component reads its outputs from that line.
 import * as semver from "semver";
 import { parseReleaseNotes, type ReleaseNotes } from "../lifecycle/releaseNotes";
+import { toolResultObject, toolResultProblem } from "../tools/toolResult";
 
 export interface BuildResult {
     imageVersion: string;
@@ -21,23 +22,12 @@ export interface BuildResult {
 }
 
 function fail(problem: string, stdout: string): never {
-    // The result line carries the release notes (tens of KB): quote only the start of each line.
-    const tail = stdout.trim().split("\n").slice(-5).map((l) => (l.length > 400 ? `${l.slice(0, 400)}… (${l.length} characters)` : l)).join("\n");
-    throw new Error(`tools/buildImage.ts: ${problem}; the last line of its output must be its JSON result. Output ended with:\n${tail || "(no output)"}`);
+    return toolResultProblem("tools/buildImage.ts", problem, stdout);
 }
 
 /** Parses the last non-empty stdout line; fails with the output's tail when it is not the expected JSON. */
 export function parseBuildResult(stdout: string): BuildResult {
-    const lines = stdout.split(/\r?\n/).filter((l) => l.trim() !== "");
-    if (lines.length === 0) fail("printed nothing on stdout", stdout);
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(lines[lines.length - 1]);
-    } catch {
-        fail("its last stdout line is not JSON", stdout);
-    }
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) fail("its last stdout line is not a JSON object", stdout);
-    const r = parsed as Record<string, unknown>;
+    const r = toolResultObject("tools/buildImage.ts", stdout);
     for (const key of ["imageVersion", "imageVersionId", "runState"] as const) {
         if (typeof r[key] !== "string") fail(`its result has no string "${key}"`, stdout);
     }

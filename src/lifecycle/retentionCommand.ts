@@ -3,6 +3,7 @@
 // the tool's last stdout line (docs/ARCHITECTURE.md "Deploy-time tools").
 import * as semver from "semver";
 import { AVD_ENV as V } from "../tools/environment";
+import { toolResultObject, toolResultProblem } from "../tools/toolResult";
 import type { RingPin } from "./retention";
 
 /** Gallery versions are three integers without leading zeros (as tools/shared/tool.ts GALLERY_VERSION_PATTERN). */
@@ -83,21 +84,11 @@ export interface RetentionResult {
 }
 
 function fail(problem: string, stdout: string): never {
-    const tail = stdout.trim().split("\n").slice(-5).join("\n");
-    throw new Error(`tools/retention.ts: ${problem}; the last line of its output must be its JSON result. Output ended with:\n${tail || "(no output)"}`);
+    return toolResultProblem("tools/retention.ts", problem, stdout);
 }
 
 export function parseRetentionResult(stdout: string): RetentionResult {
-    const lines = stdout.split(/\r?\n/).filter((l) => l.trim() !== "");
-    if (lines.length === 0) fail("printed nothing on stdout", stdout);
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(lines[lines.length - 1]);
-    } catch {
-        fail("its last stdout line is not JSON", stdout);
-    }
-    const r = parsed as Record<string, unknown> | null;
-    if (r === null || typeof r !== "object" || Array.isArray(r)) fail("its last stdout line is not a JSON object", stdout);
+    const r = toolResultObject("tools/retention.ts", stdout);
     const strings = (key: string): string[] => {
         const v = r[key];
         if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) fail(`its result has no "${key}" list of versions`, stdout);
