@@ -7,7 +7,7 @@ import type { Method } from "./fakeAzure/server";
 import { ToolFailure } from "../tools/shared/tool";
 import { ComputeModule } from "./fakeAzure/compute";
 import { ComputeCapacityModule } from "./fakeAzure/computeCapacity";
-import { DesktopVirtualizationModule, type UserSessionSeed } from "./fakeAzure/desktopVirtualization";
+import { DesktopVirtualizationModule, type DrainRecord, type UserSessionSeed } from "./fakeAzure/desktopVirtualization";
 import { NetworkModule } from "./fakeAzure/network";
 import { FAKE_SUBSCRIPTION_ID, startFakeAzure, type FakeAzure } from "./fakeAzure/server";
 
@@ -160,6 +160,57 @@ describe("surge rollout (AVD_ROLLOUT_STRATEGY=surge)", function () {
         assert.ok(drained0 && deleted0);
         const replacedMeanwhile = w.dv.sessionHostDeletions.filter((d) => d.time > drained0.time && d.time < deleted0.time).length;
         assert.equal(replacedMeanwhile, 9, "every other host was replaced while the late user stayed");
+    });
+
+    it("watches the canary for the pause: new hosts ready meanwhile wait in drain mode, so only the canary takes users on the new image until the watch ends", async () => {
+        w = await world();
+        const run = await rollout(w); // prodRolloutEnv: AVD_PAUSE_BETWEEN_BATCHES PT10M
+
+        assert.equal(run.code, 0, run.stderr.join("\n"));
+        assertFinished(w);
+        assert.equal(lowestAccepting(w), 10, "old hosts keep serving throughout");
+        const isNew = (name: string) => Number.parseInt(name.slice("avdprd".length, "avdprd".length + 6), 36) >= 10;
+        const watchStart = (w.dv.drainChanges.find((c) => !isNew(c.sessionHostName) && !c.allowNewSession) as DrainRecord).time;
+        const held = w.dv.drainChanges.filter((c) => isNew(c.sessionHostName) && !c.allowNewSession);
+        assert.ok(held.length >= 1, "a new host became ready during the watch and was kept in drain mode");
+        for (const h of held) {
+            assert.ok(h.time < watchStart + 10 * 60_000, `${h.sessionHostName} was held during the watch`);
+            const released = w.dv.drainChanges.find((c) => c.sessionHostName === h.sessionHostName && c.allowNewSession && c.time > h.time);
+            assert.ok(released && released.time >= watchStart + 10 * 60_000, `${h.sessionHostName} took users only once the watch was over`);
+        }
+        assert.ok(
+            w.compute.capacityChanges.some((c) => c.time > watchStart && c.time < watchStart + 10 * 60_000),
+            "the next new hosts were provisioned during the watch, so the watch costs little time",
+        );
+    });
+
+    it("a canary that turns unhealthy during its watch stops the rollout before any other new host takes users", async () => {
+        w = await world();
+        for (let i = 0; i < 10; i++) signIn(w, String(i), [{ endsAfterPolls: 40 }]);
+        let broken = false;
+        w.compute.afterRequest(() => {
+            // The canary (instance 10) was judged ready the moment the first old host was drained: its agent fails from then on.
+            if (!broken && w.dv.drainChanges.some((c) => !c.allowNewSession)) {
+                broken = true;
+                w.dv.scenario(HOST_POOL, "10", { statusAfterUpgrade: "Unavailable" });
+            }
+        });
+        const run = await rollout(w);
+
+        assert.equal(run.code, 1);
+        const err = run.stderr.join("\n");
+        assert.match(err, /Error: rollout of 1\.2\.0 stopped: 1 of \d new host\(s\) on 1\.2\.0 are not healthy and Available: avdprd00000a \(AVD status Unavailable\) turned unhealthy after being ready \(> maxUnhealthyUpgradedInstancePercent 20%\)/);
+        assert.equal(w.compute.capacity(VMSS), 10, "back at the configured capacity");
+        assert.equal(onVersion(w, "1.1.0").length, 10, "no old host was replaced");
+        assert.ok(!w.compute.hasInstance(VMSS, "10"), "the broken canary was removed");
+        assert.ok(w.dv.sessionHosts(HOST_POOL).every((h) => h.allowNewSession), "every old host takes users again");
+        assert.ok(!w.dv.drainChanges.some((c) => c.allowNewSession && Number.parseInt(c.sessionHostName.slice(6, 12), 36) >= 10), "no held new host was ever released");
+        // The broken canary stops accepting before the rollout sees it: one host short until its old partner is back in service.
+        const dip = w.dv.acceptingSamples.filter((x) => x.accepting < 10);
+        assert.ok(dip.every((x) => x.accepting === 9) && dip.length > 0, "one host short, not more");
+        assert.ok(dip[dip.length - 1].time - dip[0].time <= 2 * 30_000 + 30_000, "for at most two polls and a heartbeat");
+        assert.equal(w.dv.accepting(HOST_POOL), 10);
+        assert.deepEqual(w.dv.sessionsLostToDeletion, []);
     });
 
     it("a new host that never becomes healthy stops the rollout: old hosts stay in service and the failed instance is deleted", async () => {

@@ -85,10 +85,11 @@ function formatPercent(p: number): string {
  * Azure's two rolling-upgrade thresholds over the current state: unhealthy hosts over the
  * whole scale set (untouched hosts included), and unhealthy hosts over those already on the
  * target image. Exceeding either (strictly) stops the rollout. Hosts still in flight (busy,
- * or left draining and not yet finished) are not judged yet.
+ * left draining and not yet finished, or `inFlight`: a paced rollout's hosts whose health
+ * timeout still runs) are not judged yet.
  */
-export function checkThresholds(hosts: readonly HostState[], policy: RolloutPolicy, progress: RunProgress): ThresholdBreach | undefined {
-    const judged = hosts.filter((h) => !h.busy && !isLeftDraining(h, progress));
+export function checkThresholds(hosts: readonly HostState[], policy: RolloutPolicy, progress: RunProgress, inFlight: ReadonlySet<string> = new Set()): ThresholdBreach | undefined {
+    const judged = hosts.filter((h) => !h.busy && !isLeftDraining(h, progress) && !inFlight.has(h.instanceId));
     const upgraded = judged.filter((h) => h.onTarget);
     const unhealthyUpgraded = upgraded.filter((h) => !isReady(h));
     const p2 = percent(unhealthyUpgraded.length, upgraded.length);

@@ -69,6 +69,7 @@ export interface HostPoolSeed {
 
 export interface AcceptingSample {
     time: number;
+    hostPoolId: string;
     /** Session hosts that would take a new user now: registered, Available, not in drain mode, their VM not being deleted. */
     accepting: number;
     /** What was just answered. */
@@ -381,7 +382,7 @@ export class DesktopVirtualizationModule implements ResourceProviderModule {
 
     private sample(after: string): void {
         if (!this.sampling) return;
-        for (const [id] of this.pools) this.acceptingSamples.push({ time: this.now(), accepting: this.accepting(id), after });
+        for (const [id] of this.pools) this.acceptingSamples.push({ time: this.now(), hostPoolId: id, accepting: this.accepting(id), after });
     }
 
     private hostOf(pool: HostPool, instanceId: string): SessionHost {

@@ -22,13 +22,16 @@ interface Sleeper {
 /**
  * A clock whose time only moves when someone sleeps. Pending sleepers wake in order of
  * their wake time, one per macrotask, and the clock jumps to each wake time, so
- * concurrent sleepers overlap instead of adding up.
+ * concurrent sleepers overlap instead of adding up. Work passed to `hold` (a request to the
+ * fake Azure) stops time until it ends, so two tools on one clock see the same time: one
+ * tool's sleep does not run out while the other waits for an answer.
  */
 export class VirtualClock implements Clock {
     private current: number;
     private readonly sleepers: Sleeper[] = [];
     private seq = 0;
     private tickScheduled = false;
+    private held = 0;
 
     constructor(start: number | Date = Date.UTC(2026, 0, 12, 8, 0, 0)) {
         this.current = typeof start === "number" ? start : start.getTime();
@@ -50,11 +53,23 @@ export class VirtualClock implements Clock {
         });
     }
 
+    /** Time stands still until `work` settles. */
+    async hold<T>(work: () => Promise<T>): Promise<T> {
+        this.held += 1;
+        try {
+            return await work();
+        } finally {
+            this.held -= 1;
+            if (this.held === 0 && this.sleepers.length > 0) this.schedule();
+        }
+    }
+
     private schedule(): void {
-        if (this.tickScheduled) return;
+        if (this.tickScheduled || this.held > 0) return;
         this.tickScheduled = true;
         setImmediate(() => {
             this.tickScheduled = false;
+            if (this.held > 0) return;
             this.sleepers.sort((a, b) => a.wakeAt - b.wakeAt || a.seq - b.seq);
             const next = this.sleepers.shift();
             if (!next) return;

@@ -4,11 +4,12 @@
 // model, i.e. the new image), and each new host that reports healthy and Available frees one old
 // host to drain: its users are warned and waited for as in the reimage rollout, and once it has
 // no session its session host object is removed from the host pool and its instance deleted
-// (which lowers the capacity again). Paced by host, not batch: at most `window` hosts are in
-// flight, and a slot frees as soon as its old host is gone, so one user who stays signed in
-// holds one slot, not the rollout. The window starts at one (the canary) and grows by one with
-// every new host that comes back healthy, up to the step size (maxBatchInstancePercent of the
-// configured capacity); a failed new host sets it back to one.
+// (which lowers the capacity again). Paced by host, not batch: at most a step
+// (maxBatchInstancePercent of the configured capacity) of hosts are in flight, and a slot frees
+// as soon as its old host is gone, so one user who stays signed in holds one slot, not the
+// rollout. New hosts not yet healthy are bounded by the growing window (src/rollout/pacing.ts):
+// one at first (the canary), doubling with each round of good verdicts; a failed new host sets
+// it back to one. Old hosts go longest drain first (most users).
 //
 // Everything is decided from a fresh look at Azure on every poll, and the hosts being retired
 // are the marker's drained list (./marker.ts), so a crashed or stopped run resumes: extra new
@@ -16,28 +17,18 @@
 // configured value.
 import { describeDuration } from "../../src/rollout/duration";
 import { isReady, isServing, notReadyReason, type HostState } from "../../src/rollout/hosts";
-import { batchSize, isDrainedByOthers, orderCandidates } from "../../src/rollout/planner";
+import { pacedOrder, SlotWindow } from "../../src/rollout/pacing";
+import { batchSize, isDrainedByOthers } from "../../src/rollout/planner";
 import { ArmError, type ArmClient } from "../azure/arm";
-import { beginDeleteInstances, deleteSessionHost, getScaleSet, listUserSessions, logOff, readHosts, sendMessage, setCapacity, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
+import { beginDeleteInstances, deleteSessionHost, getScaleSet, listUserSessions, readHosts, setCapacity, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import { imageIdentity, type RolloutInputs } from "./env";
 import type { DrainPermit, RolloutHooks } from "./hooks";
+import { HostDrains, LOGOFF_GRACE_MS } from "./drain";
 import { LOCK_SETTLE_MS, RolloutMarker } from "./marker";
 import { list, table } from "./report";
-import { HEARTBEAT_MS, MIN_WARNING_MS, refuseUnsuitableModel, type RolloutOptions, type RolloutResult } from "./rolloutRunner";
+import { HEARTBEAT_MS, refuseUnsuitableModel, type RolloutOptions, type RolloutResult } from "./rolloutRunner";
 import { sleepUnlessStopped, StopRequested, stopReason, throwIfStopped } from "./stop";
 import { Progress, ToolFailure, type Io } from "../shared/tool";
-
-/** How long signed-out sessions may take to disappear before a host counts as held. */
-const LOGOFF_GRACE_MS = 15 * 60_000;
-
-/** A host being retired: drained by the rollout, waiting for its users, then deleted. */
-interface Retiring {
-    since: number;
-    warned: Map<string, number>;
-    loggedOff: Set<string>;
-    /** Why it cannot finish in this run (users past the drain timeout who may not be signed out). */
-    held?: UserSession[];
-}
 
 /** One look at the ring. */
 interface View {
@@ -72,9 +63,12 @@ export class SurgeRollout {
     private floor = 0;
     private readonly firstSeen = new Map<string, number>();
     private readonly judged = new Map<string, "ready" | "failed">();
-    private readySinceFailure = 0;
-    private readonly retiring = new Map<string, Retiring>();
-    private readonly signedOut = { active: 0, disconnected: 0 };
+    private readonly slots: SlotWindow;
+    /** The canary is watched until then (pauseTimeBetweenBatches): new hosts ready meanwhile wait in drain mode. */
+    private watchUntil = 0;
+    /** New hosts, ready during the canary's watch, kept in drain mode (and in the marker, for a crash) until it ends. */
+    private readonly heldForWatch = new Set<string>();
+    private readonly drains: HostDrains;
     private replaced = 0;
     private raises = 0;
     private readonly outcomes = new Map<string, string>();
@@ -91,10 +85,12 @@ export class SurgeRollout {
         if (inputs.strategy.kind !== "surge") throw new Error("SurgeRollout needs AVD_ROLLOUT_STRATEGY=surge");
         this.capacity = inputs.strategy.capacity;
         this.step = batchSize(this.capacity, inputs.policy.maxBatchInstancePercent);
+        this.slots = new SlotWindow(this.step);
         this.progress = new Progress(io, arm.clock);
         this.lastLogAt = arm.clock.now();
         this.stop = options.stop;
         this.hooks = options.hooks ?? {};
+        this.drains = new HostDrains(arm, inputs, (line) => this.log(line));
         this.marker = new RolloutMarker(arm, inputs.vmss, options.owner ?? "unknown", inputs.imageVersion, () => this.sleep(Math.min(LOCK_SETTLE_MS, inputs.pollMs)));
     }
 
@@ -151,7 +147,7 @@ export class SurgeRollout {
             live,
             old: live.filter((h) => !h.onTarget),
             fresh,
-            retiring: live.filter((h) => ids.has(h.instanceId)),
+            retiring: live.filter((h) => ids.has(h.instanceId) && !this.heldForWatch.has(h.instanceId)),
             pending: fresh.filter((h) => !ids.has(h.instanceId) && this.judged.get(h.instanceId) === undefined && !this.readyNow(h) && !this.failedNow(h)),
         };
     }
@@ -166,9 +162,9 @@ export class SurgeRollout {
         return !this.readyNow(h) && this.now() - (this.firstSeen.get(h.instanceId) ?? this.now()) >= this.inputs.healthTimeoutMs;
     }
 
-    /** The window: one host (the canary), one more per new host that came back healthy, at most the step. */
+    /** New hosts that may be starting at once (the canary, then growing). */
     private window(): number {
-        return Math.min(this.step, 1 + this.readySinceFailure);
+        return this.slots.unverified;
     }
 
     /** The one place that decides whether a host may start draining now (maintenance windows plug in here). */
@@ -208,7 +204,7 @@ export class SurgeRollout {
         for (;;) {
             await this.checkpoint();
             const now = this.now();
-            this.judge(view);
+            await this.judge(view);
             const breach = this.breach(view);
             if (breach) {
                 await this.restore(`rollout of ${t.imageVersion} stopped: ${breach}`);
@@ -224,8 +220,8 @@ export class SurgeRollout {
             const timeBoxed = t.maxRunMs !== undefined && now - this.startedAt >= t.maxRunMs;
             const permit = this.drainPermit();
             const extras = view.live.length - this.capacity;
-            // In flight: hosts being retired; the window bounds them, and extras already there are always used.
-            const cap = !permit.allowed ? 0 : timeBoxed ? Math.max(0, extras) : Math.max(this.window(), extras);
+            // In flight: hosts being retired; the step bounds them, and extras already there are always used.
+            const cap = !permit.allowed ? 0 : timeBoxed ? Math.max(0, extras) : Math.max(this.step, extras);
             const started = await this.drainNext(model, view, cap - view.retiring.length);
             const retiringCount = view.retiring.length + started;
 
@@ -235,8 +231,9 @@ export class SurgeRollout {
                 await this.retireSurplus(view, view.live.length - retiringCount - this.capacity);
             }
 
-            // A failed new host holds its slot until it is deleted, so the capacity never exceeds the configured one by more than the window.
-            const desired = this.capacity + Math.min(this.window(), oldLeft);
+            // A failed new host holds its slot until it is deleted. New hosts: at most a step above the capacity, one per old host left, and no more starting at once than the window.
+            // Hosts held for the canary's watch still have their verdict open: they count against the window.
+            const desired = Math.min(this.capacity + Math.min(this.step, oldLeft), view.live.length - view.pending.length - this.heldForWatch.size + this.window());
             let pending = view.pending.length;
             if (permit.allowed && !timeBoxed && view.live.length < desired) {
                 await this.beforeFirstChange(model, view);
@@ -258,10 +255,10 @@ export class SurgeRollout {
                 await this.restore(refusal?.reason ?? "time box reached");
                 throw refusal && !timeBoxed ? this.notPermitted(refusal.reason) : this.timeBoxed();
             }
-            const held = view.retiring.filter((h) => this.retiring.get(h.instanceId)?.held);
+            const held = view.retiring.filter((h) => this.drains.held(h.instanceId));
             if (held.length > 0 && held.length === retiringCount && pending === 0) {
                 // Nothing else can move: only hosts whose users stay past the drain timeout are left in flight.
-                const sessions = held.flatMap((h) => this.retiring.get(h.instanceId)?.held ?? []);
+                const sessions = held.flatMap((h) => this.drains.held(h.instanceId) ?? []);
                 await this.restore("users past the drain timeout");
                 throw this.drainTimedOut(held, sessions);
             }
@@ -269,7 +266,7 @@ export class SurgeRollout {
             await this.sleep(t.pollMs);
             view = await this.look();
         }
-        const signedOut = this.signedOutText();
+        const signedOut = this.drains.signedOutText();
         this.log(`done: ${view.live.length} instance(s) on ${t.imageVersion} (${this.replaced} old host(s) replaced now, ${alreadyCurrent} already current), capacity ${view.live.length}; ${signedOut}`);
         return {
             imageVersion: t.imageVersion,
@@ -277,51 +274,96 @@ export class SurgeRollout {
             instancesUpgraded: this.replaced,
             instancesAlreadyCurrent: alreadyCurrent,
             batches: this.raises,
-            signedOutSessions: { ...this.signedOut },
+            signedOutSessions: { ...this.drains.signedOut },
             hostsLeftDrained: [],
         };
     }
 
-    /** New hosts become ready or fail; a failed one is retired like an old host (so the capacity comes back) and resets the window. */
-    private judge(view: View): void {
+    /**
+     * New hosts become ready or fail; a failed one is retired like an old host (so the capacity
+     * comes back) and resets the window. The first ready one is the canary: it takes users and is
+     * watched for the pause; new hosts ready during the watch wait in drain mode and take users
+     * when it ends, so until then only the canary serves users on the new image.
+     */
+    private async judge(view: View): Promise<void> {
+        const t = this.inputs;
+        const now = this.now();
+        if (this.heldForWatch.size > 0 && now >= this.watchUntil) await this.releaseHeld(view);
         for (const h of view.fresh) {
             if (this.judged.has(h.instanceId) || this.marker.drainedIds.has(h.instanceId)) continue;
+            const where = `${h.name} (new, ${h.zone ? `zone ${h.zone}` : "no zone"}) on ${t.imageVersion}, healthy and Available`;
             if (this.readyNow(h)) {
                 this.judged.set(h.instanceId, "ready");
-                this.readySinceFailure += 1;
-                this.outcomes.set(h.instanceId, `new on ${this.inputs.imageVersion}, in service`);
-                this.log(`${h.name} (new, ${h.zone ? `zone ${h.zone}` : "no zone"}) on ${this.inputs.imageVersion}, healthy and Available: taking users; window ${this.window()}`);
+                this.outcomes.set(h.instanceId, `new on ${t.imageVersion}, in service`);
+                if (now < this.watchUntil && h.sessionHostName) {
+                    // The marker lists it before the drain, so a crashed run's successor returns it to service.
+                    await this.marker.confirm();
+                    await this.marker.add([h.instanceId]);
+                    await setDrainMode(this.arm, t.hostPool, h.sessionHostName, true);
+                    h.draining = true;
+                    this.heldForWatch.add(h.instanceId);
+                    this.log(`${where}: kept in drain mode until the canary's watch ends in ${describeDuration(this.watchUntil - now)}`);
+                    continue;
+                }
+                const canary = this.slots.canary;
+                this.slots.hostReady();
+                if (canary && t.pauseMs > 0) {
+                    // The canary takes real users before any other new host does: a failure soon after the first logins stops the rollout at one host.
+                    this.watchUntil = now + t.pauseMs;
+                    this.log(`${where}: taking users; watching it ${describeDuration(t.pauseMs)} before other new hosts take users`);
+                } else this.log(`${where}: taking users; up to ${this.window()} new host(s) starting at once`);
             } else if (this.failedNow(h)) {
                 this.judged.set(h.instanceId, "failed");
-                this.readySinceFailure = 0;
-                this.outcomes.set(h.instanceId, `new on ${this.inputs.imageVersion}, not ready (${this.failureReason(h)}): deleted`);
-                this.log(`${h.name} (new) did not become ready within ${describeDuration(this.inputs.healthTimeoutMs)} (${this.failureReason(h)}): it is deleted, old hosts stay in service; window back to 1`);
+                this.slots.hostFailed();
+                this.outcomes.set(h.instanceId, `new on ${t.imageVersion}, not ready (${this.failureReason(h)}): deleted`);
+                this.log(`${h.name} (new) did not become ready within ${describeDuration(t.healthTimeoutMs)} (${this.failureReason(h)}): it is deleted, old hosts stay in service; window back to 1`);
             }
         }
+    }
+
+    /** The canary's watch ended without a stop: the new hosts held meanwhile take users. */
+    private async releaseHeld(view: View): Promise<void> {
+        const back: string[] = [];
+        for (const id of this.heldForWatch) {
+            const h = view.fresh.find((x) => x.instanceId === id);
+            if (h?.sessionHostName && (await setDrainMode(this.arm, this.inputs.hostPool, h.sessionHostName, false))) {
+                h.draining = false;
+                this.slots.hostReady();
+                back.push(h.name);
+            }
+        }
+        await this.marker.remove([...this.heldForWatch]);
+        this.heldForWatch.clear();
+        if (back.length > 0) this.log(`the canary's watch ended: ${list(back)} take${back.length === 1 ? "s" : ""} users; up to ${this.window()} new host(s) starting at once`);
     }
 
     private failureReason(h: Host): string {
         return /^failed$/i.test(h.instance.provisioningState ?? "") ? "provisioning failed" : notReadyReason(h);
     }
 
-    /** Azure's two thresholds: failed new hosts over the new hosts judged, and every unhealthy host over the configured capacity. */
+    /**
+     * Azure's two thresholds: new hosts that are not healthy (failed, or ready once and unhealthy
+     * since, as a canary that breaks during its watch) over the new hosts judged, and every
+     * unhealthy host over the configured capacity.
+     */
     private breach(view: View): string | undefined {
         const p = this.inputs.policy;
         const verdicts = [...this.judged.values()];
         const failed = verdicts.filter((v) => v === "failed").length;
-        if (failed === 0) {
-            const unhealthyOld = view.old.filter((h) => !h.busy && !isReady(h)).length;
-            if (unhealthyOld > 0 && (unhealthyOld * 100) / this.capacity > p.maxUnhealthyInstancePercent) {
-                return `${unhealthyOld} of ${this.capacity} host(s) in the scale set are unhealthy (> maxUnhealthyInstancePercent ${p.maxUnhealthyInstancePercent}%)`;
-            }
-            return undefined;
+        const lapsed = view.fresh.filter((h) => this.judged.get(h.instanceId) === "ready" && !h.busy && !isReady(h) && !view.retiring.includes(h));
+        const badNew = failed + lapsed.length;
+        const unhealthyOld = view.old.filter((h) => !h.busy && !isReady(h)).length;
+        if (badNew > 0 && (badNew * 100) / verdicts.length > p.maxUnhealthyUpgradedInstancePercent) {
+            const threshold = `> maxUnhealthyUpgradedInstancePercent ${p.maxUnhealthyUpgradedInstancePercent}%`;
+            if (lapsed.length === 0) return `${failed} of ${verdicts.length} new host(s) on ${this.inputs.imageVersion} did not become healthy and Available (${threshold})`;
+            const lapsedText = `${list(lapsed.map((h) => `${h.name} (${notReadyReason(h)})`))} turned unhealthy after being ready`;
+            return `${badNew} of ${verdicts.length} new host(s) on ${this.inputs.imageVersion} are not healthy and Available: ${failed > 0 ? `${failed} never became ready, ` : ""}${lapsedText} (${threshold})`;
         }
-        if ((failed * 100) / verdicts.length > p.maxUnhealthyUpgradedInstancePercent) {
-            return `${failed} of ${verdicts.length} new host(s) on ${this.inputs.imageVersion} did not become healthy and Available (> maxUnhealthyUpgradedInstancePercent ${p.maxUnhealthyUpgradedInstancePercent}%)`;
-        }
-        const unhealthy = failed + view.old.filter((h) => !h.busy && !isReady(h)).length;
-        if ((unhealthy * 100) / this.capacity > p.maxUnhealthyInstancePercent) {
-            return `${unhealthy} of ${this.capacity} host(s) are unhealthy, new ones included (> maxUnhealthyInstancePercent ${p.maxUnhealthyInstancePercent}%)`;
+        const unhealthy = badNew + unhealthyOld;
+        if (unhealthy > 0 && (unhealthy * 100) / this.capacity > p.maxUnhealthyInstancePercent) {
+            return badNew === 0
+                ? `${unhealthyOld} of ${this.capacity} host(s) in the scale set are unhealthy (> maxUnhealthyInstancePercent ${p.maxUnhealthyInstancePercent}%)`
+                : `${unhealthy} of ${this.capacity} host(s) are unhealthy, new ones included (> maxUnhealthyInstancePercent ${p.maxUnhealthyInstancePercent}%)`;
         }
         return undefined;
     }
@@ -333,10 +375,11 @@ export class SurgeRollout {
         const picked: Host[] = [...failed];
         if (slots > 0) {
             let serving = view.live.filter((h) => isServing(h) && !this.marker.drainedIds.has(h.instanceId)).length;
-            const candidates = orderCandidates(
+            const candidates = pacedOrder(
                 view.old.filter((h) => !h.busy && !this.marker.drainedIds.has(h.instanceId)),
                 t.policy.prioritizeUnhealthyInstances,
-            ) as Host[];
+                false,
+            );
             for (const h of candidates) {
                 if (picked.length - failed.length >= slots) break;
                 if (isServing(h)) {
@@ -354,7 +397,7 @@ export class SurgeRollout {
         await this.marker.add(picked.map((h) => h.instanceId));
         const now = this.now();
         for (const h of picked) {
-            this.retiring.set(h.instanceId, { since: now, warned: new Map(), loggedOff: new Set() });
+            this.drains.begin(h.instanceId, now);
             if (h.sessionHostName && !h.draining) await setDrainMode(this.arm, t.hostPool, h.sessionHostName, true);
         }
         const old = picked.filter((h) => !h.onTarget);
@@ -375,55 +418,9 @@ export class SurgeRollout {
         if (view.retiring.length === 0) return [];
         const sessions = await listUserSessions(this.arm, t.hostPool);
         const now = this.now();
-        const empty: Host[] = [];
-        const body = this.messageBody();
-        for (const h of view.retiring) {
-            if (h.busy) continue;
-            let r = this.retiring.get(h.instanceId);
-            if (!r) {
-                r = { since: now, warned: new Map(), loggedOff: new Set() };
-                this.retiring.set(h.instanceId, r);
-            }
-            if (h.sessionHostName && !h.draining) await setDrainMode(this.arm, t.hostPool, h.sessionHostName, true);
-            const on = h.sessionHostName ? sessions.filter((s) => s.sessionHostName.toLowerCase() === h.sessionHostName?.toLowerCase()) : [];
-            if (on.length === 0) {
-                empty.push(h);
-                continue;
-            }
-            const key = (s: UserSession) => `${s.sessionHostName.toLowerCase()}/${s.id}`;
-            if (t.message && body) {
-                let sent = 0;
-                for (const s of on.filter((x) => x.state === "Active" && !r.warned.has(key(x)))) {
-                    try {
-                        if (await sendMessage(this.arm, t.hostPool, s, t.message.title, body)) {
-                            sent += 1;
-                            r.warned.set(key(s), this.now());
-                        }
-                    } catch (e) {
-                        if (!(e instanceof ArmError && e.outcomeUnknown)) throw e;
-                    }
-                }
-                if (sent > 0) this.log(`sent "${t.message.title}" to ${sent} signed-in user(s) on ${h.name}`);
-            }
-            if (now < r.since + t.drainTimeoutMs) continue;
-            const open = on.filter((s) => !r.loggedOff.has(key(s)) && s.state !== "LogOff");
-            const dueActive = t.forceLogoff ? open.filter((s) => s.state === "Active" && now - (r.warned.get(key(s)) ?? Infinity) >= this.warningMs()) : [];
-            const dueDisconnected = t.logOffDisconnectedSessions ? open.filter((s) => s.state === "Disconnected") : [];
-            for (const s of [...dueActive, ...dueDisconnected]) {
-                await logOff(this.arm, t.hostPool, s);
-                r.loggedOff.add(key(s));
-            }
-            this.signedOut.active += dueActive.length;
-            this.signedOut.disconnected += dueDisconnected.length;
-            if (dueActive.length + dueDisconnected.length > 0) this.log(`drain timeout on ${h.name}: signed out ${dueActive.length} warned active and ${dueDisconnected.length} disconnected session(s)`);
-            const remaining = open.filter((s) => !r.loggedOff.has(key(s)));
-            const hopeless = remaining.filter((s) => !(t.forceLogoff && body && (s.state === "Active" || s.state === "Pending")));
-            const late = now >= r.since + t.drainTimeoutMs + this.warningMs() + LOGOFF_GRACE_MS;
-            if ((hopeless.length > 0 || late) && !r.held) {
-                r.held = late ? on : hopeless;
-                this.log(`${h.name} keeps ${r.held.length} user session(s) past the drain timeout of ${describeDuration(t.drainTimeoutMs)}: it holds one slot and stays in drain mode; the other hosts go on`);
-            }
-        }
+        const retiring = view.retiring.filter((h) => !h.busy);
+        for (const h of retiring) if (h.sessionHostName && !h.draining) await setDrainMode(this.arm, t.hostPool, h.sessionHostName, true);
+        const empty = await this.drains.step(retiring, sessions, now);
         if (empty.length === 0) return [];
         const gone: Host[] = [];
         for (const h of empty) {
@@ -446,7 +443,7 @@ export class SurgeRollout {
             return [];
         }
         for (const h of gone) {
-            this.retiring.delete(h.instanceId);
+            this.drains.end(h.instanceId);
             this.deleted.set(h.instanceId, h);
             if (!h.onTarget) {
                 this.replaced += 1;
@@ -467,7 +464,7 @@ export class SurgeRollout {
         if (candidates.length === 0) return;
         await this.marker.add(candidates.map((h) => h.instanceId));
         for (const h of candidates) {
-            this.retiring.set(h.instanceId, { since: this.now(), warned: new Map(), loggedOff: new Set() });
+            this.drains.begin(h.instanceId, this.now());
             if (h.sessionHostName && !h.draining) await setDrainMode(this.arm, this.inputs.hostPool, h.sessionHostName, true);
             this.outcomes.set(h.instanceId, `new on ${this.inputs.imageVersion}, above the configured capacity: removed`);
         }
@@ -482,11 +479,13 @@ export class SurgeRollout {
      */
     private async restore(why: string): Promise<void> {
         const t = this.inputs;
+        // New hosts held for the canary's watch are above the capacity like any extra new host: they leave.
+        this.heldForWatch.clear();
         let view = await this.look();
         const back: Host[] = [];
         for (const h of view.retiring.filter((x) => !x.onTarget)) {
             if (h.sessionHostName && (await setDrainMode(this.arm, t.hostPool, h.sessionHostName, false))) back.push(h);
-            this.retiring.delete(h.instanceId);
+            this.drains.end(h.instanceId);
             this.outcomes.set(h.instanceId, `not replaced (${why}): back in service on ${h.imageVersion ?? "its image"}`);
         }
         await this.marker.remove(back.map((h) => h.instanceId));
@@ -551,23 +550,6 @@ export class SurgeRollout {
         }
     }
 
-    private messageBody(): string | undefined {
-        const m = this.inputs.message;
-        if (!m) return undefined;
-        if (!this.inputs.forceLogoff) return m.body;
-        return `${m.body}\n\nSessions still open in ${Math.ceil(this.warningMs() / 60_000)} minutes will be signed out automatically.`;
-    }
-
-    private warningMs(): number {
-        return Math.max(this.inputs.drainTimeoutMs, MIN_WARNING_MS);
-    }
-
-    private signedOutText(): string {
-        const { active, disconnected } = this.signedOut;
-        if (active + disconnected === 0) return "nobody was signed out";
-        return `signed out ${active} active user(s) after their warning and ${disconnected} disconnected session(s)`;
-    }
-
     private progressText(view: View): string {
         return `${view.fresh.length} of ${view.live.length} instance(s) on ${this.inputs.imageVersion}, ${view.old.length} old host(s) left, ${view.retiring.length} draining, ${view.pending.length} new host(s) starting`;
     }
@@ -578,7 +560,7 @@ export class SurgeRollout {
         const outcome = (h: HostState) => this.outcomes.get(h.instanceId) ?? (h.onTarget ? `on ${t.imageVersion}` : h.draining ? "in drain mode" : `not touched: on ${h.imageVersion ?? "its image"}, taking users`);
         const live = this.lastHosts.filter((h) => !/^deleting$/i.test(h.instance.provisioningState ?? ""));
         return [
-            `rollout report (surge): ${live.filter((h) => h.onTarget).length} of ${live.length} instance(s) on ${t.imageVersion}, configured capacity ${this.capacity}; ${this.signedOutText()}`,
+            `rollout report (surge): ${live.filter((h) => h.onTarget).length} of ${live.length} instance(s) on ${t.imageVersion}, configured capacity ${this.capacity}; ${this.drains.signedOutText()}`,
             ...table(
                 ["host", "instance", "zone", "image", "health", "AVD status", "drain mode", "sessions", "outcome"],
                 hosts.map((h) => [h.name, h.instanceId, h.zone ?? "-", h.imageVersion ?? "?", this.deleted.has(h.instanceId) ? "-" : h.health, this.deleted.has(h.instanceId) ? "-" : (h.avdStatus ?? "not registered"), h.draining ? "on" : "off", String(h.sessions), outcome(h)]),
