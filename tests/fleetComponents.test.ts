@@ -59,7 +59,7 @@ const SESSION_HOSTS: SessionHostsConfig = {
         rollbackFailedInstancesOnPolicyBreach: true,
     },
     drain: { timeoutMinutes: 30, forceLogoffAfterTimeout: false, logOffDisconnectedSessions: false },
-    rollout: { strategy: "reimage" },
+    rollout: { strategy: "reimage", pacing: "host" },
     healthGate: { maxLoginSeconds: 30, loginProbe: false, maxCpuPercent: 80, minFreeMemoryPercent: 20, checkFslogix: false, probeTimeoutMinutes: 10 },
     domainJoin: { type: "EntraID", intuneEnroll: false },
     useLatestImage: false,

@@ -39,6 +39,7 @@ describe("ImageRollout component", () => {
             AVD_DRAIN_MESSAGE_TITLE: "Session host maintenance",
             AVD_DRAIN_MESSAGE_BODY: "This desktop is being updated tonight. Please save your work and sign out.",
             AVD_ROLLOUT_STRATEGY: "reimage",
+            AVD_ROLLOUT_PACING: "host",
             AVD_FORCE_LOGOFF: "false",
             AVD_LOG_OFF_DISCONNECTED: "false",
         });

@@ -166,6 +166,8 @@ describe("ring configuration", () => {
             ["prod", "sessionHosts.healthGate.probeTimeoutMinutes", 91, /probeTimeoutMinutes must be between 1 and 90, got 91/],
             ["prod", "sessionHosts.rollout", { maxRunMinute: 60 }, /rollout\.maxRunMinute is not a known key \(did you mean "maxRunMinutes"\?\)/],
             ["prod", "sessionHosts.rollout", { strategy: "blue-green" }, /avd-image-rings:sessionHosts\.rollout\.strategy must be one of "reimage", "surge", got "blue-green"/],
+            ["prod", "sessionHosts.rollout", { pacing: "lockstep" }, /avd-image-rings:sessionHosts\.rollout\.pacing must be one of "host", "batch", got "lockstep"/],
+            ["prod", "sessionHosts.rollout", { strategy: "surge", pacing: "batch" }, /sessionHosts\.rollout\.pacing is batch, but a surge is always paced by host .*use strategy: reimage for lockstep batches/],
             ["prod", "sessionHosts.rollingUpgrade.pauseTimeBetweenBatches", "P1W", /uses years or months \(or weeks\)/],
         ];
         for (const [stack, path, value, message] of azureCases) {
@@ -199,6 +201,8 @@ describe("ring configuration", () => {
             assert.equal(onlyPool(ring).sessionHosts.rollout.maxRunMinutes, undefined);
             assert.equal(onlyPool(ring).sessionHosts.rollout.strategy, "reimage", "today's in-place reimage unless a ring asks for surge");
             assert.equal(onlyPool(parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", { strategy: "surge" }))).sessionHosts.rollout.strategy, "surge");
+            assert.equal(onlyPool(ring).sessionHosts.rollout.pacing, "host", "paced by host unless a ring asks for lockstep batches");
+            assert.equal(onlyPool(parse("prod", withValue(shipped("prod"), "sessionHosts.rollout", { pacing: "batch" }))).sessionHosts.rollout.pacing, "batch");
             assert.equal(onlyPool(ring).sessionHosts.drain.logOffDisconnectedSessions, false);
             assert.equal(onlyPool(ring).sessionHosts.healthGate.probeTimeoutMinutes, 10);
             const set = parse("prod", withValue(withValue(shipped("prod"), "sessionHosts.rollout", { maxRunMinutes: 600 }), "sessionHosts.drain.logOffDisconnectedSessions", true));

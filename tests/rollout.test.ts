@@ -45,6 +45,8 @@ function envFor(w: World, extra: Record<string, string | undefined> = {}): NodeJ
     return prodRolloutEnv(
         { armUrl: w.fake.url, token: TOKEN, vmss: VMSS, hostPool: HOST_POOL, imageVersionId: NEW },
         {
+            // These suites check the lockstep batches (pacing: batch); tests/rolloutPaced.test.ts checks the default, paced by host.
+            AVD_ROLLOUT_PACING: "batch",
             ...extra,
         },
     );
@@ -80,7 +82,7 @@ function onVersion(w: World, version: string): string[] {
         .map((i) => i.instanceId);
 }
 
-describe("drain-aware rollout (tools/rollout.ts)", () => {
+describe("drain-aware rollout in lockstep batches (tools/rollout.ts, pacing: batch)", () => {
     let w: World;
     afterEach(async () => {
         await w?.fake.stop();

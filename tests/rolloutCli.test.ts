@@ -73,7 +73,7 @@ describe("rollout and health gate CLIs, as the command resources run them", func
         });
         assert.equal(rollout.code, 0, rollout.stderr);
         assert.deepEqual(lastLine(rollout.stdout) as RolloutResult, { imageVersion: "1.2.0", imageVersionId: NEW, instancesUpgraded: 3, instancesAlreadyCurrent: 0, batches: 3, signedOutSessions: { active: 0, disconnected: 0 }, hostsLeftDrained: [] });
-        assert.match(rollout.stderr, /batch 1: avdprd000000/);
+        assert.match(rollout.stderr, /canary: drain mode on for avdprd000000: no new sessions start there; 0 user session\(s\) to wait for/, "paced by host: the canary is the host with the fewest users");
 
         const gate = await spawnTool("healthGate", { ...common, AVD_UPGRADE_MODE: "Manual", AVD_GATE_TIMEOUT_MINUTES: "5" });
         assert.equal(gate.code, 0, gate.stderr);

@@ -51,6 +51,8 @@ function env(w: World, extra: Record<string, string | undefined> = {}): NodeJS.P
         { armUrl: w.fake.url, token: TOKEN, vmss: VMSS, hostPool: HOST_POOL, imageVersionId: NEW },
         {
             AVD_POLL_SECONDS: String(POLL_MS / 1000),
+            // Lockstep batches (pacing: batch); tests/rolloutPaced.test.ts puts the default, paced by host, through the same faults.
+            AVD_ROLLOUT_PACING: "batch",
             ...extra,
         },
     );
@@ -106,7 +108,7 @@ function longestSilenceMs(lines: string[]): number {
     return gap;
 }
 
-describe("drain-aware rollout under faults", () => {
+describe("drain-aware rollout in lockstep batches under faults", () => {
     let w: World;
     afterEach(async () => {
         await w?.fake.stop();

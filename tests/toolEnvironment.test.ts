@@ -83,7 +83,7 @@ function randomRing(rng: Rng): Record<string, unknown> {
                 pauseTimeBetweenBatches: durationText(rng),
             },
             drain: strip(drain),
-            rollout: rng() < 0.5 ? strip({ maxRunMinutes: inRange(rng, LIMITS.maxRunMinutes), strategy: maybe(rng, pick(rng, ["reimage", "surge"])) }) : undefined,
+            rollout: rng() < 0.5 ? rolloutBlock(rng) : undefined,
             healthGate: strip({
                 maxLoginSeconds: inRange(rng, LIMITS.maxLoginSeconds),
                 loginProbe: rng() < 0.5,
@@ -94,6 +94,13 @@ function randomRing(rng: Rng): Record<string, unknown> {
             }),
         }),
     };
+}
+
+/** A valid rollout block: a surge is always paced by host, a reimage by host or in batches. */
+function rolloutBlock(rng: Rng): Record<string, unknown> {
+    const strategy = maybe(rng, pick(rng, ["reimage", "surge"]));
+    const pacing = strategy === "surge" ? maybe(rng, "host") : maybe(rng, pick(rng, ["host", "batch"]));
+    return Object.fromEntries(Object.entries({ maxRunMinutes: inRange(rng, LIMITS.maxRunMinutes), strategy, pacing }).filter(([, v]) => v !== undefined));
 }
 
 function parse(values: Record<string, unknown>): RingConfig | ConfigError {
@@ -125,7 +132,7 @@ describe("tool environment contract", () => {
             assert.equal(rollout.maxRunMs, sh.rollout.maxRunMinutes === undefined ? undefined : sh.rollout.maxRunMinutes * 60_000, `seed ${seed}`);
             assert.equal(rollout.logOffDisconnectedSessions, sh.drain.logOffDisconnectedSessions, `seed ${seed}`);
             assert.equal(rollout.message?.body, sh.drain.messageBody, `seed ${seed}`);
-            assert.deepEqual(rollout.strategy, sh.rollout.strategy === "surge" ? { kind: "surge", capacity: sh.capacity } : { kind: "reimage" }, `seed ${seed}`);
+            assert.deepEqual(rollout.strategy, sh.rollout.strategy === "surge" ? { kind: "surge", capacity: sh.capacity } : { kind: "reimage", pacing: sh.rollout.pacing }, `seed ${seed}`);
 
             const gate = readGateInputs(healthGateEnvironment(onlyPool(ring).sessionHosts, TARGETS));
             assert.equal(gate.probeTimeoutMs, sh.healthGate.probeTimeoutMinutes * 60_000, `seed ${seed}`);

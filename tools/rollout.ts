@@ -24,6 +24,7 @@ import { defaultOwner } from "./rollout/marker";
 import { Rollout } from "./rollout/rolloutRunner";
 import { Notifier, type NotifyOptions } from "./shared/notify";
 import type { RolloutHooks } from "./rollout/hooks";
+import { PacedReimageRollout } from "./rollout/pacedReimageRunner";
 import { SurgeRollout } from "./rollout/surgeRunner";
 import { rolloutChecks } from "./rollout/checks";
 
@@ -54,7 +55,12 @@ export async function main(env: NodeJS.ProcessEnv, io: Io, options: MainOptions 
         });
         const hooks = options.hooks ?? rolloutChecks(arm, inputs, (line) => heartbeat.line(line), arm.clock.now());
         const runnerOptions = { stop: options.signal, owner: options.owner ?? defaultOwner(env), hooks };
-        rollout = inputs.strategy.kind === "surge" ? new SurgeRollout(arm, inputs, io, runnerOptions) : new Rollout(arm, inputs, io, runnerOptions);
+        rollout =
+            inputs.strategy.kind === "surge"
+                ? new SurgeRollout(arm, inputs, io, runnerOptions)
+                : inputs.strategy.pacing === "host"
+                  ? new PacedReimageRollout(arm, inputs, io, runnerOptions)
+                  : new Rollout(arm, inputs, io, runnerOptions);
         const result = await rollout.execute();
         io.stdout(JSON.stringify(result));
         await notifier.finished(`${result.instancesUpgraded} host(s) moved to ${result.imageVersion} in ${result.batches} batch(es), ${result.instancesAlreadyCurrent} already current`);

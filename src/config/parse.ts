@@ -343,7 +343,7 @@ function parseSessionHosts(r: Reader, secret: (key: string) => pulumi.Output<str
     const ro = r.optObj("rollout") ?? new Reader(r.file, r.sub("rollout"), {});
     const maxRunMinutes = ro.optInt("maxRunMinutes", LIMITS.maxRunMinutes);
     const windowReader = ro.optObj("window");
-    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), strategy: parseRolloutStrategy(ro), ...(windowReader ? { window: parseRolloutWindow(windowReader) } : {}) };
+    const rollout = { ...(maxRunMinutes === undefined ? {} : { maxRunMinutes }), ...parseRolloutStrategy(ro), ...(windowReader ? { window: parseRolloutWindow(windowReader) } : {}) };
     ro.done();
 
     const hg = r.optObj("healthGate") ?? new Reader(r.file, r.sub("healthGate"), {});

@@ -4,7 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { GpuConfig } from "./gpu";
 import type { InsightsConfig } from "./insights";
 import type { NotificationsConfig } from "./notifications";
-import type { ROLLOUT_STRATEGIES } from "../tools/environment";
+import type { ROLLOUT_PACINGS, ROLLOUT_STRATEGIES } from "../tools/environment";
 import type { PromotionPolicy, SignOffs } from "./promotion";
 import type { RetentionConfig } from "./retention";
 import type { RolloutWindow } from "../rollout/window";
@@ -132,12 +132,15 @@ export interface DrainConfig {
 }
 
 export type RolloutStrategy = (typeof ROLLOUT_STRATEGIES)[number];
+export type RolloutPacing = (typeof ROLLOUT_PACINGS)[number];
 
 export interface RolloutConfig {
     /** Bound on one `pulumi up`'s share of a long rollout, in minutes; it stops cleanly between batches. Absent = no bound. */
     maxRunMinutes?: number;
     /** reimage (default): hosts are reimaged in place; surge: new hosts join before old ones leave (docs/rollout.md "Strategies"). */
     strategy: RolloutStrategy;
+    /** host (default): a host leaves service as soon as a slot frees; batch: lockstep batches, each waiting for its slowest user (reimage only; docs/rollout.md "Pacing"). */
+    pacing: RolloutPacing;
     /** When hosts may be drained (src/config/window.ts); absent = at any time. */
     window?: RolloutWindow;
 }

@@ -49,6 +49,8 @@ export function rolloutEnvironment(sh: SessionHostsConfig, t: RolloutTargets): R
         // The preflight checks the subnet's addresses and the size's vCPU quota; reimage needs neither.
         env[V.subnetId.name] = sh.subnetId;
         env[V.vmSize.name] = sh.vmSize;
+    } else {
+        env[V.rolloutPacing.name] = sh.rollout.pacing;
     }
     if (drain.messageTitle !== undefined) env[V.drainMessageTitle.name] = drain.messageTitle;
     if (drain.messageBody !== undefined) env[V.drainMessageBody.name] = drain.messageBody;

@@ -73,6 +73,8 @@ const boolean = (name: string): Variable => ({ name, kind: "boolean" });
 export const UPGRADE_MODES = ["Manual", "Rolling", "Automatic"] as const;
 /** How a Manual ring's rollout replaces hosts (docs/rollout.md "Strategies"): reimage in place, or add new hosts before removing old ones. */
 export const ROLLOUT_STRATEGIES = ["reimage", "surge"] as const;
+/** How a reimage rollout paces its hosts (docs/rollout.md "Pacing"): each host as a slot frees (host), or lockstep batches (batch). Surge is always paced by host. */
+export const ROLLOUT_PACINGS = ["host", "batch"] as const;
 /** A Uniform scale set from a gallery image holds 1 to 1000 instances (the config's sessionHosts.capacity). */
 export const CAPACITY_RANGE: IntegerRange = { min: 1, max: 1000 };
 /** A GPU pool's GPU vendor (sessionHosts.gpu); unset on pools without a GPU. */
@@ -115,6 +117,8 @@ export const AVD_ENV = {
     logOffDisconnected: boolean("AVD_LOG_OFF_DISCONNECTED"),
     maxRunMinutes: integer("AVD_MAX_RUN_MINUTES", LIMITS.maxRunMinutes),
     rolloutStrategy: { name: "AVD_ROLLOUT_STRATEGY", kind: "enum", values: ROLLOUT_STRATEGIES },
+    /** A reimage rollout's pacing (default host); a surge ignores it. */
+    rolloutPacing: { name: "AVD_ROLLOUT_PACING", kind: "enum", values: ROLLOUT_PACINGS },
     /** The scale set's configured capacity: what a surge rollout returns sku.capacity to. */
     capacity: integer("AVD_CAPACITY", CAPACITY_RANGE),
     healthTimeoutMinutes: integer("AVD_HEALTH_TIMEOUT_MINUTES", LIMITS.healthTimeoutMinutes),

@@ -4,8 +4,9 @@
 import { rolloutWindowFromJson } from "../../src/config/window";
 import type { RolloutPolicy } from "../../src/rollout/planner";
 import type { RolloutWindow } from "../../src/rollout/window";
+import type { RolloutPacing } from "../../src/config/types";
 import type { GpuVendor } from "../../src/sessionHosts/gpu";
-import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_STRATEGIES, surgeHeadroomProblem, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
+import { AVD_ENV as V, DEFAULTS, EnvironmentReader, formatMarketplaceImage, GPU_VENDORS, ROLLOUT_PACINGS, ROLLOUT_STRATEGIES, surgeHeadroomProblem, UPGRADE_MODES, type MarketplaceImageRef } from "../../src/tools/environment";
 import { parentId, parseTypedResourceId, ResourceIdError, type ResourceId } from "../azure/ids";
 import { GALLERY_VERSION_PATTERN } from "../shared/tool";
 
@@ -79,7 +80,7 @@ interface RolloutSettings {
     window?: RolloutWindow;
 }
 
-export type RolloutStrategyInput = { kind: "reimage" } | { kind: "surge"; capacity: number };
+export type RolloutStrategyInput = { kind: "reimage"; pacing: RolloutPacing } | { kind: "surge"; capacity: number };
 
 export type UpgradeMode = (typeof UPGRADE_MODES)[number];
 
@@ -158,7 +159,8 @@ export function readRolloutInputs(env: NodeJS.ProcessEnv): RolloutInputs {
     const subnet = r.value(V.subnetId);
     const vmSize = r.text(V.vmSize);
     const window = readWindow(r);
-    const strategy: RolloutStrategyInput = r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage" };
+    const strategy: RolloutStrategyInput =
+        r.oneOf(V.rolloutStrategy, ROLLOUT_STRATEGIES, "reimage") === "surge" ? { kind: "surge", capacity: r.integer(V.capacity) } : { kind: "reimage", pacing: r.oneOf(V.rolloutPacing, ROLLOUT_PACINGS, "host") };
     if (strategy.kind === "surge") {
         const problem = surgeHeadroomProblem(strategy.capacity, r.integer(V.maxBatchPercent));
         if (problem) throw new InputError(`${V.rolloutStrategy.name}=surge with ${V.capacity.name}=${strategy.capacity}: ${problem}.`);

@@ -81,25 +81,25 @@ type Phase = { kind: "idle" } | { kind: "draining"; drainedNow: HostState[] } | 
 
 export class Rollout {
     private readonly progress: Progress;
-    private readonly run = { attempted: new Set<string>(), nextBatchLimit: initialProgress().nextBatchLimit };
-    private readonly marker: RolloutMarker;
-    private readonly stop?: AbortSignal;
-    private readonly hooks: RolloutHooks;
-    private changed = false;
-    private upgraded = 0;
-    private readonly signedOut = { active: 0, disconnected: 0 };
+    protected readonly run = { attempted: new Set<string>(), nextBatchLimit: initialProgress().nextBatchLimit };
+    protected readonly marker: RolloutMarker;
+    protected readonly stop?: AbortSignal;
+    protected readonly hooks: RolloutHooks;
+    protected changed = false;
+    protected upgraded = 0;
+    protected readonly signedOut = { active: 0, disconnected: 0 };
     private lastLogAt: number;
     private phase: Phase = { kind: "idle" };
     /** Per-host outcome for the report, by instance id. */
-    private readonly outcomes = new Map<string, string>();
-    private readonly gone = new Map<string, HostState>();
-    private lastHosts: HostState[] = [];
+    protected readonly outcomes = new Map<string, string>();
+    protected readonly gone = new Map<string, HostState>();
+    protected lastHosts: HostState[] = [];
     /** Set once the lock is held: from then on a failure prints the per-host report. */
     started = false;
 
     constructor(
-        private readonly arm: ArmClient,
-        private readonly inputs: RolloutInputs,
+        protected readonly arm: ArmClient,
+        protected readonly inputs: RolloutInputs,
         io: Io,
         options: RolloutOptions = {},
     ) {
@@ -110,26 +110,26 @@ export class Rollout {
         this.marker = new RolloutMarker(arm, inputs.vmss, options.owner ?? "unknown", inputs.imageVersion, () => this.sleep(Math.min(LOCK_SETTLE_MS, inputs.pollMs)));
     }
 
-    private log(text: string): void {
+    protected log(text: string): void {
         this.lastLogAt = this.now();
         this.progress.line(text);
     }
 
     /** Says what the rollout waits for when it has been quiet for HEARTBEAT_MS. */
-    private heartbeat(text: () => string): void {
+    protected heartbeat(text: () => string): void {
         if (this.now() - this.lastLogAt >= HEARTBEAT_MS) this.log(text());
     }
 
-    private now(): number {
+    protected now(): number {
         return this.arm.clock.now();
     }
 
-    private sleep(ms: number): Promise<void> {
+    protected sleep(ms: number): Promise<void> {
         return sleepUnlessStopped(this.arm, ms, this.stop);
     }
 
     /** A long wait in pieces of at most HEARTBEAT_MS, saying what it waits for after each. */
-    private async waitFor(ms: number, what: (leftMs: number) => string): Promise<void> {
+    protected async waitFor(ms: number, what: (leftMs: number) => string): Promise<void> {
         const until = this.now() + ms;
         while (this.now() < until) {
             await this.sleep(Math.min(HEARTBEAT_MS, until - this.now()));
@@ -139,7 +139,7 @@ export class Rollout {
     }
 
     /** Between steps: stop when asked, keep the lock alive. */
-    private async checkpoint(): Promise<void> {
+    protected async checkpoint(): Promise<void> {
         throwIfStopped(this.stop);
         await this.marker.renew();
     }
@@ -163,7 +163,7 @@ export class Rollout {
     }
 
     /** Instances joined with session hosts, each marked with whether the rollout drained it. */
-    private async snapshot(): Promise<Host[]> {
+    protected async snapshot(): Promise<Host[]> {
         const hosts = await readHosts(this.arm, this.inputs);
         for (const h of hosts) h.drainedByRollout = h.draining && this.marker.drainedIds.has(h.instanceId);
         for (const id of [...this.gone.keys()]) if (hosts.some((x) => x.instanceId === id)) this.gone.delete(id);
@@ -171,7 +171,7 @@ export class Rollout {
         return hosts;
     }
 
-    private async roll(model: ScaleSetModel): Promise<RolloutResult> {
+    protected async roll(model: ScaleSetModel): Promise<RolloutResult> {
         const scaleSetName = model.name;
         const t = this.inputs;
         const startedAt = this.now();
@@ -250,13 +250,13 @@ export class Rollout {
         };
     }
 
-    private signedOutText(): string {
+    protected signedOutText(): string {
         const { active, disconnected } = this.signedOut;
         if (active === 0 && disconnected === 0) return "nobody was signed out";
         return `signed out ${active} active session(s) after their warning and ${disconnected} disconnected session(s)`;
     }
 
-    private markGone(h: HostState): void {
+    protected markGone(h: HostState): void {
         if (this.gone.has(h.instanceId)) return;
         this.gone.set(h.instanceId, h);
         this.outcomes.set(h.instanceId, "deleted from the scale set during the rollout");
@@ -603,14 +603,14 @@ export class Rollout {
         ];
     }
 
-    private untouchedSummary(hosts: readonly HostState[]): string[] {
+    protected untouchedSummary(hosts: readonly HostState[]): string[] {
         const untouched = hosts.filter((h) => !this.run.attempted.has(h.instanceId) && !h.onTarget);
         if (untouched.length === 0) return [];
         const versions = [...new Set(untouched.map((h) => h.imageVersion ?? "their current image"))];
         return [`${untouched.length} host(s) were not touched and stay on ${list(versions)}, taking users as before${untouched.length <= 20 ? `: ${list(untouched.map((h) => h.name))}` : ""}.`];
     }
 
-    private stopped(reason: string, hosts: readonly HostState[], offending: readonly HostState[]): ToolFailure {
+    protected stopped(reason: string, hosts: readonly HostState[], offending: readonly HostState[]): ToolFailure {
         const t = this.inputs;
         for (const h of offending) if (!this.outcomes.has(h.instanceId) || h.onTarget) this.outcomes.set(h.instanceId, `${h.onTarget ? `on ${t.imageVersion}, ` : ""}not ready (${notReadyReason(h)})${h.draining ? ": left in drain mode" : ""}`);
         return new ToolFailure(`rollout of ${t.imageVersion} stopped: ${reason}.`, [
@@ -620,12 +620,12 @@ export class Rollout {
         ]);
     }
 
-    private progressText(): string {
+    protected progressText(): string {
         const onTarget = this.lastHosts.filter((h) => h.onTarget).length;
         return `${onTarget} of ${this.lastHosts.length} hosts on ${this.inputs.imageVersion}`;
     }
 
-    private timeBoxed(hosts: readonly HostState[]): ToolFailure {
+    protected timeBoxed(hosts: readonly HostState[]): ToolFailure {
         const minutes = Math.round((this.inputs.maxRunMs ?? 0) / 60_000);
         return new ToolFailure(`rollout paused after its time box of ${minutes} min (sessionHosts.rollout.maxRunMinutes): ${this.progressText()}; run \`pulumi up\` again to continue.`, [
             ...this.untouchedSummary(hosts),
@@ -633,7 +633,7 @@ export class Rollout {
         ]);
     }
 
-    private notPermitted(reason: string): ToolFailure {
+    protected notPermitted(reason: string): ToolFailure {
         return new ToolFailure(`rollout paused: no host may start draining now (${reason}): ${this.progressText()}; run \`pulumi up\` again when it may.`, [
             "Every host is in service or left as it was found; nothing is in drain mode on the rollout's account.",
         ]);
@@ -648,7 +648,7 @@ export class Rollout {
         ]);
     }
 
-    private sessionRows(hosts: readonly HostState[], sessions: readonly UserSession[]): string[][] {
+    protected sessionRows(hosts: readonly HostState[], sessions: readonly UserSession[]): string[][] {
         return sessions.map((s) => [hosts.find((h) => h.sessionHostName?.toLowerCase() === s.sessionHostName.toLowerCase())?.name ?? s.sessionHostName, s.userPrincipalName ?? "?", s.state ?? "?"]);
     }
 
