@@ -29,11 +29,6 @@ export class SlotWindow {
         return this.readySinceFailure === 0;
     }
 
-    /** The bound on open verdicts is still below the step. */
-    get growing(): boolean {
-        return this.unverified < this.step;
-    }
-
     hostReady(): void {
         this.readySinceFailure += 1;
     }
@@ -44,12 +39,12 @@ export class SlotWindow {
 }
 
 /**
- * The order in which a paced rollout takes hosts out of service. When `fastVerdicts` (a reimage
- * whose window still grows: its verdicts come only after a host has drained), the fewest user
- * sessions first: they drain fast, so the canary and the hosts after it prove the image early,
- * with little at stake. Otherwise the most sessions first: hosts with more users take longest to
- * drain, and starting the longest work first keeps the end of the rollout from waiting on a few
- * late hosts (longest-processing-time-first scheduling). Hosts with as many sessions spread over
+ * The order in which a paced rollout takes hosts out of service. When `fastVerdicts` (the
+ * canary: no host has come back healthy yet), the fewest user sessions first: little is at
+ * stake if the image is bad, and it drains fast, so the verdict comes early. Otherwise the most
+ * sessions first: hosts with more users take longest to drain, and starting the longest work
+ * first keeps the end of the rollout from waiting on a few late hosts
+ * (longest-processing-time-first scheduling). Hosts with as many sessions spread over
  * availability zones; unhealthy hosts come first when the policy prioritises them.
  */
 export function pacedOrder<T extends HostState>(hosts: readonly T[], prioritizeUnhealthy: boolean, fastVerdicts: boolean): T[] {
