@@ -23,7 +23,6 @@ import { sessionHostAllowNewSessionCommand } from "../../src/aib/commands";
 import { ArmError } from "../azure/arm";
 import { beginManualUpgrade, listUserSessions, setDrainMode, type Host, type ScaleSetModel, type UserSession } from "./azure";
 import { HostDrains } from "./drain";
-import { imageIdentity } from "./env";
 import { list, table } from "./report";
 import { Rollout, type RolloutResult } from "./rolloutRunner";
 import { StopRequested } from "./stop";
@@ -151,15 +150,7 @@ export class PacedReimageRollout extends Rollout {
             `done: ${hosts.filter((h) => h.onTarget).length} of ${hosts.length} instance(s) on ${t.imageVersion} (${this.upgraded} upgraded now, ${alreadyCurrent} already current), paced by host in ${this.upgradeRequests} upgrade request(s); ${this.signedOutText()}` +
                 (leftDrained.length > 0 ? `; left in drain mode as found: ${list(leftDrained.map((h) => h.name))}` : ""),
         );
-        return {
-            imageVersion: t.imageVersion,
-            ...imageIdentity(t),
-            instancesUpgraded: this.upgraded,
-            instancesAlreadyCurrent: alreadyCurrent,
-            batches: this.upgradeRequests,
-            signedOutSessions: { ...this.signedOut },
-            hostsLeftDrained: leftDrained.map((h) => h.name),
-        };
+        return this.result(alreadyCurrent, this.upgradeRequests, leftDrained);
     }
 
     /** Hosts in flight that are done: back in service when healthy and Available, left in drain mode when their health timeout passed. */

@@ -239,9 +239,14 @@ export class Rollout {
             `done: ${hosts.length} instance(s) on ${t.imageVersion} (${this.upgraded} upgraded now, ${alreadyCurrent} already current) in ${batches} batch(es); ${signedOut}` +
                 (leftDrained.length > 0 ? `; left in drain mode as found: ${list(leftDrained.map((h) => h.name))}` : ""),
         );
+        return this.result(alreadyCurrent, batches, leftDrained);
+    }
+
+    /** The result line both reimage pacings print: `batches` counts batches (lockstep) or upgrade requests (paced). */
+    protected result(alreadyCurrent: number, batches: number, leftDrained: readonly HostState[]): RolloutResult {
         return {
-            imageVersion: t.imageVersion,
-            ...imageIdentity(t),
+            imageVersion: this.inputs.imageVersion,
+            ...imageIdentity(this.inputs),
             instancesUpgraded: this.upgraded,
             instancesAlreadyCurrent: alreadyCurrent,
             batches,
